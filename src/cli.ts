@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/**
+ * Command-line entry (`cf-reconciler`). Each subcommand lives in its own module; this file only
+ * parses arguments and wires them. No I/O happens at import time anywhere under src/.
+ */
+import { Command } from 'commander';
+import { registerRunCommand } from './commands/run.js';
+
+const program = new Command();
+program
+  .name('cf-reconciler')
+  .description('Reconciles CloudFreedom tenants and stacks from PocketBase into Coolify')
+  .showHelpAfterError();
+
+registerRunCommand(program);
+
+await program.parseAsync(process.argv);

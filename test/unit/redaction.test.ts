@@ -1,0 +1,77 @@
+import { describe, expect, it } from '@jest/globals';
+import winston from 'winston';
+import Transport from 'winston-transport';
+import { createLogger } from '../../src/logging/logger.js';
+import { REDACTED, Redactor } from '../../src/logging/redactor.js';
+
+/** Collects what the logger would write, after all formats ran. */
+class Capture extends Transport {
+  lines: string[] = [];
+  override log(info: Record<symbol | string, unknown>, next: () => void): void {
+    this.lines.push(String(info[Symbol.for('message')]));
+    next();
+  }
+}
+
+function setup(format: 'json' | 'text' = 'json') {
+  const redactor = new Redactor();
+  const capture = new Capture();
+  const logger = createLogger({ level: 'debug', format, redactor, transports: [capture as winston.transport] });
+  return { redactor, capture, logger };
+}
+
+describe('log redaction', () => {
+  it('masks registered secrets in messages, metadata, nested objects and errors', () => {
+    const { redactor, capture, logger } = setup();
+    redactor.add('pb-superuser-pass', '7|coolifytokenvalue', 'sk-router-key-123', 'tg-bot-secret-999');
+    logger.info('login with pb-superuser-pass failed', {
+      header: 'Bearer 7|coolifytokenvalue',
+      nested: { list: ['x', 'key=sk-router-key-123'] },
+    });
+    logger.error('request failed', { err: new Error('token tg-bot-secret-999 rejected') });
+    logger.child({ key: 'stack:abc' }).warn('retry', { detail: 'sk-router-key-123' });
+    const all = capture.lines.join('\n');
+    for (const s of ['pb-superuser-pass', '7|coolifytokenvalue', 'sk-router-key-123', 'tg-bot-secret-999']) {
+      expect(all).not.toContain(s);
+    }
+    expect(all).toContain(REDACTED);
+    expect(all).toContain('"key":"stack:abc"');
+  });
+
+  it('masks credential-named fields whatever their value', () => {
+    const { capture, logger } = setup();
+    logger.info('config', { password: 'hunter22', COOLIFY_TOKEN: 'abc', router_api_key: 'k', name: 'visible' });
+    const line = JSON.parse(capture.lines[0] ?? '{}') as Record<string, unknown>;
+    expect(line.password).toBe(REDACTED);
+    expect(line.COOLIFY_TOKEN).toBe(REDACTED);
+    expect(line.router_api_key).toBe(REDACTED);
+    expect(line.name).toBe('visible');
+  });
+
+  it('masks a secret that contains another secret whole', () => {
+    const r = new Redactor();
+    r.add('abcd', 'abcdefgh');
+    expect(r.redact('x abcdefgh y abcd')).toBe(`x ${REDACTED} y ${REDACTED}`);
+  });
+
+  it('treats regex metacharacters in secrets literally', () => {
+    const r = new Redactor();
+    r.add('a.b*c(d)');
+    expect(r.redact('a.b*c(d) and aXbbc')).toBe(`${REDACTED} and aXbbc`);
+  });
+
+  it('writes readable text when asked, still redacted', () => {
+    const { redactor, capture, logger } = setup('text');
+    redactor.add('s3cr3t-value');
+    logger.info('hello s3cr3t-value', { stack: 'a' });
+    expect(capture.lines[0]).toMatch(/ info hello \[REDACTED\] \{"stack":"a"\}$/);
+  });
+
+  it('survives cyclic metadata', () => {
+    const { capture, logger } = setup();
+    const a: Record<string, unknown> = { n: 1 };
+    a.self = a;
+    logger.info('cyclic', { a });
+    expect(capture.lines[0]).toContain('[Circular]');
+  });
+});
