@@ -1,0 +1,412 @@
+/**
+ * A keyed work queue with client-go workqueue semantics, over p-queue for the concurrency limit.
+ *
+ * Guarantees (client-go `util/workqueue/doc.go`):
+ * - stingy: a key added several times before it runs runs once;
+ * - exclusive: a key never runs in two workers at once;
+ * - a key added while it runs runs once more after the current run ends.
+ *
+ * Keys are opaque strings (`tenant:<id>`, `stack:<id>`); the handler re-reads everything it needs, so
+ * merging duplicate adds loses nothing (level-triggered, reconciler-lessons 1-2).
+ *
+ * One outcome channel decides what happens after a run (style rule 2):
+ * - throw → rate-limited retry with per-key exponential backoff;
+ * - throw TerminalError → no retry;
+ * - `{ requeueAfterMs }` → failures forgotten, run again after that delay (a poll, not a backoff);
+ * - anything else → success, failures forgotten.
+ *
+ * All time goes through the injected Clock; there are no raw timers in this module.
+ */
+import PQueue from 'p-queue';
+import { systemClock, type Clock } from '../clock.js';
+import { coerceError, TerminalError } from '../errors.js';
+import { Backoff } from './backoff.js';
+import { QueueShutdownError, ReconcileTimeoutError } from './queue-errors.js';
+
+/** high = a real change (realtime event, admin edit); low = resync and poll work. */
+export type Priority = 'high' | 'low';
+
+export type ReconcileResult = { requeueAfterMs?: number } | void;
+
+export interface ReconcileContext {
+  /** Aborted when the run times out or the queue's shutdown deadline passes. */
+  signal: AbortSignal;
+  /** 1 for a first try, n + 1 after n consecutive failures. */
+  attempt: number;
+}
+
+export type ReconcileHandler = (key: string, ctx: ReconcileContext) => Promise<ReconcileResult>;
+
+export type DoneResult = 'success' | 'requeue' | 'error' | 'terminal';
+
+export interface DoneEvent {
+  key: string;
+  result: DoneResult;
+  /** Wall time of the run by the injected clock, in ms. */
+  durationMs: number;
+  error?: Error;
+  /** The attempt number the handler saw. */
+  attempt: number;
+  priority: Priority;
+  /** For 'error' and 'requeue': ms until the key is due again (unless the queue is shutting down). */
+  nextInMs?: number;
+}
+
+export interface WorkQueueOptions {
+  /** Maximum reconciles running at once, across all keys. */
+  concurrency: number;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Uniform [0, 1) source for backoff jitter. @default Math.random */
+  random?: () => number;
+  /** Per-key retry schedule after failures, in ms. @default { baseMs: 1000, maxMs: 300000 } */
+  backoff?: { baseMs: number; maxMs: number; factor?: number; jitter?: number };
+  /** Abort a run's signal after this many ms and count it as a failure. @default undefined (no limit) */
+  reconcileTimeoutMs?: number;
+  /**
+   * While both high and low keys wait, at least one pick in every `lowPriorityEvery` takes the oldest
+   * low key, so resync work keeps moving under a steady stream of changes. @default 5
+   */
+  lowPriorityEvery?: number;
+  /** Called after every run. Exceptions from it are swallowed: a listener must not stop the queue. */
+  onDone?: (event: DoneEvent) => void;
+}
+
+interface Timer {
+  /** Due time, ms since epoch by the injected clock. */
+  at: number;
+  priority: Priority;
+  /** True when this timer is a failure retry (it absorbs low-priority adds until it fires). */
+  retry: boolean;
+  cancel: () => void;
+}
+
+interface Running {
+  controller: AbortController;
+  settled: Promise<void>;
+}
+
+export class WorkQueue {
+  readonly #handler: ReconcileHandler;
+  readonly #clock: Clock;
+  readonly #backoff: Backoff;
+  readonly #timeoutMs: number | undefined;
+  readonly #lowEvery: number;
+  readonly #onDone: ((event: DoneEvent) => void) | undefined;
+  readonly #pq: PQueue;
+
+  // A key is in at most one of #high, #low, #processing at a time. Map insertion order is FIFO order;
+  // the value is the enqueue time (ms). Invariant: #high.size + #low.size equals the number of
+  // p-queue tasks not yet started, because each ready key is paired with exactly one task.
+  readonly #high = new Map<string, number>();
+  readonly #low = new Map<string, number>();
+  readonly #processing = new Map<string, Running>();
+  /** Keys added while running, with the strongest priority asked for: they run again afterwards. */
+  readonly #dirty = new Map<string, Priority>();
+  readonly #timers = new Map<string, Timer>();
+  readonly #failures = new Map<string, number>();
+  #highStreak = 0;
+  #started = false;
+  #closing: Promise<void> | undefined;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(handler: ReconcileHandler, options: WorkQueueOptions) {
+    const { concurrency } = options;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new TypeError(`WorkQueue: expected \`concurrency\` to be an integer >= 1, got ${String(concurrency)}`);
+    }
+    const timeout = options.reconcileTimeoutMs;
+    if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+      throw new TypeError(`WorkQueue: expected \`reconcileTimeoutMs\` to be a finite number > 0, got ${String(timeout)}`);
+    }
+    const lowEvery = options.lowPriorityEvery ?? 5;
+    if (!Number.isInteger(lowEvery) || lowEvery < 1) {
+      throw new TypeError(`WorkQueue: expected \`lowPriorityEvery\` to be an integer >= 1, got ${String(lowEvery)}`);
+    }
+    this.#handler = handler;
+    this.#clock = options.clock ?? systemClock;
+    this.#backoff = new Backoff({ ...options.backoff, random: options.random });
+    this.#timeoutMs = timeout;
+    this.#lowEvery = lowEvery;
+    this.#onDone = options.onDone;
+    this.#pq = new PQueue({ concurrency, autoStart: false });
+  }
+
+  /** Keys waiting to run (not counting running keys or keys waiting on a timer). */
+  get depth(): number {
+    return this.#high.size + this.#low.size;
+  }
+
+  /** Keys running now. */
+  get inFlight(): number {
+    return this.#processing.size;
+  }
+
+  /** Keys with a pending delayed add (poll or retry). */
+  get delayed(): number {
+    return this.#timers.size;
+  }
+
+  /** Consecutive failed runs of `key` since its last success, terminal error, poll or forget. */
+  failures(key: string): number {
+    return this.#failures.get(key) ?? 0;
+  }
+
+  /** Begins running queued keys. Adds made before start are kept and run now. */
+  start(): void {
+    if (this.#closing || this.#started) return;
+    this.#started = true;
+    this.#pq.start();
+  }
+
+  /**
+   * Asks for `key` to be reconciled. Returns false when the add was merged into existing work or the
+   * queue is shutting down.
+   *
+   * A low-priority add for a key that is waiting out a failure backoff is absorbed by the pending
+   * retry: otherwise every resync would bypass the backoff of a failing key (reconciler-lessons 9).
+   * A high-priority add (a real change) runs at once regardless.
+   */
+  add(key: string, options: { priority?: Priority } = {}): boolean {
+    if (this.#closing) return false;
+    const priority = options.priority ?? 'high';
+    if (this.#processing.has(key)) {
+      const had = this.#dirty.get(key);
+      this.#dirty.set(key, had === 'high' ? 'high' : priority);
+      return had === undefined;
+    }
+    if (this.#high.has(key)) return false;
+    if (this.#low.has(key)) {
+      if (priority === 'high') {
+        // Keeps the original enqueue time; the key now competes in the high FIFO.
+        const since = this.#low.get(key) ?? this.#clock.now();
+        this.#low.delete(key);
+        this.#high.set(key, since);
+      }
+      return false;
+    }
+    if (priority === 'low' && this.#timers.get(key)?.retry) return false;
+    this.#enqueue(key, priority);
+    return true;
+  }
+
+  /**
+   * Adds `key` after `ms` milliseconds. One timer per key: the earliest due time wins, and a later
+   * request for a key already due sooner is dropped.
+   */
+  addAfter(key: string, ms: number, options: { priority?: Priority } = {}): void {
+    this.#addAfter(key, ms, options.priority ?? 'low', false);
+  }
+
+  /** Resets the key's failure count (after success, or when an admin changed the record). */
+  forget(key: string): void {
+    this.#failures.delete(key);
+  }
+
+  /** Resolves once nothing is queued or running (pending timers do not count). */
+  onIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops taking work: queued keys and timers are dropped, adds are refused, and runs in flight are
+   * allowed to finish. At `deadlineMs` their signals are aborted with QueueShutdownError; after a
+   * further `graceMs` the promise resolves even if a handler ignored its signal, so a hung call cannot
+   * block process exit forever. Calling it again returns the same promise.
+   */
+  shutdown(options: { deadlineMs: number; graceMs?: number }): Promise<void> {
+    this.#closing ??= this.#shutdown(options.deadlineMs, options.graceMs ?? 5000);
+    return this.#closing;
+  }
+
+  async #shutdown(deadlineMs: number, graceMs: number): Promise<void> {
+    for (const timer of this.#timers.values()) timer.cancel();
+    this.#timers.clear();
+    this.#high.clear();
+    this.#low.clear();
+    this.#dirty.clear();
+    // Dropped tasks would find no key anyway; clearing them lets p-queue go idle.
+    this.#pq.clear();
+    this.#checkIdle();
+    if (await this.#waitForRunning(deadlineMs)) return;
+    for (const [key, running] of this.#processing) running.controller.abort(new QueueShutdownError(key));
+    await this.#waitForRunning(graceMs);
+  }
+
+  /** True if every running reconcile settled within `ms`. */
+  async #waitForRunning(ms: number): Promise<boolean> {
+    if (this.#processing.size === 0) return true;
+    const stopTimer = new AbortController();
+    const all = Promise.all([...this.#processing.values()].map((r) => r.settled)).then(() => true);
+    const timer = this.#clock.sleep(ms, stopTimer.signal).then(
+      () => false,
+      () => false,
+    );
+    const finished = await Promise.race([all, timer]);
+    stopTimer.abort();
+    return finished;
+  }
+
+  #addAfter(key: string, ms: number, priority: Priority, retry: boolean): void {
+    if (this.#closing) return;
+    if (!(ms > 0)) {
+      this.add(key, { priority });
+      return;
+    }
+    const at = this.#clock.now() + ms;
+    const existing = this.#timers.get(key);
+    if (existing) {
+      if (existing.at <= at) {
+        if (priority === 'high') existing.priority = 'high';
+        existing.retry ||= retry;
+        return;
+      }
+      existing.cancel();
+    }
+    const timer: Timer = {
+      at,
+      priority: existing?.priority === 'high' ? 'high' : priority,
+      retry: retry || (existing?.retry ?? false),
+      cancel: () => {},
+    };
+    timer.cancel = this.#clock.schedule(() => {
+      if (this.#timers.get(key) !== timer) return;
+      this.#timers.delete(key);
+      this.add(key, { priority: timer.priority });
+    }, ms);
+    this.#timers.set(key, timer);
+  }
+
+  #dropRetryTimer(key: string): void {
+    const timer = this.#timers.get(key);
+    if (timer?.retry) {
+      timer.cancel();
+      this.#timers.delete(key);
+    }
+  }
+
+  #enqueue(key: string, priority: Priority): void {
+    (priority === 'high' ? this.#high : this.#low).set(key, this.#clock.now());
+    // The task picks whichever key is best when it starts, not necessarily this one; the pairing
+    // only keeps the number of tasks equal to the number of ready keys.
+    this.#pq.add(() => this.#runNext()).catch(() => {});
+  }
+
+  #pick(): { key: string; priority: Priority } | undefined {
+    const high = firstKey(this.#high);
+    const low = firstKey(this.#low);
+    if (high !== undefined && (low === undefined || this.#highStreak < this.#lowEvery - 1)) {
+      this.#high.delete(high);
+      this.#highStreak = low === undefined ? 0 : this.#highStreak + 1;
+      return { key: high, priority: 'high' };
+    }
+    if (low !== undefined) {
+      this.#low.delete(low);
+      this.#highStreak = 0;
+      return { key: low, priority: 'low' };
+    }
+    return undefined;
+  }
+
+  async #runNext(): Promise<void> {
+    const next = this.#pick();
+    if (!next) return;
+    const { key, priority } = next;
+    const controller = new AbortController();
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    this.#processing.set(key, { controller, settled });
+    try {
+      await this.#run(key, priority, controller);
+    } finally {
+      this.#processing.delete(key);
+      settle();
+      const again = this.#dirty.get(key);
+      if (again !== undefined) {
+        this.#dirty.delete(key);
+        if (!this.#closing) this.#enqueue(key, again);
+      }
+      this.#checkIdle();
+    }
+  }
+
+  async #run(key: string, priority: Priority, controller: AbortController): Promise<void> {
+    const attempt = this.failures(key) + 1;
+    const startedAt = this.#clock.now();
+    let timeoutError: ReconcileTimeoutError | undefined;
+    const timeoutMs = this.#timeoutMs;
+    const cancelTimeout =
+      timeoutMs === undefined
+        ? () => {}
+        : this.#clock.schedule(() => {
+            timeoutError = new ReconcileTimeoutError(key, timeoutMs);
+            controller.abort(timeoutError);
+          }, timeoutMs);
+
+    let result: ReconcileResult = undefined;
+    let error: Error | undefined;
+    try {
+      // The handler runs to completion even after an abort: releasing the key before it settles would
+      // let a second run of the same key start while the first still talks to Coolify.
+      result = await this.#handler(key, { signal: controller.signal, attempt });
+    } catch (e) {
+      error = coerceError(e);
+    } finally {
+      cancelTimeout();
+    }
+    if (timeoutError) {
+      // A timed-out run is a failure even if the handler later returned normally.
+      if (error && error !== timeoutError) timeoutError = new ReconcileTimeoutError(key, timeoutError.timeoutMs, { cause: error });
+      error = timeoutError;
+    }
+
+    const event: DoneEvent = { key, result: 'success', durationMs: this.#clock.now() - startedAt, attempt, priority };
+    if (error instanceof TerminalError) {
+      this.forget(key);
+      this.#dropRetryTimer(key);
+      event.result = 'terminal';
+      event.error = error;
+    } else if (error) {
+      const failures = this.failures(key) + 1;
+      this.#failures.set(key, failures);
+      const delay = this.#backoff.delayMs(failures);
+      this.#addAfter(key, delay, priority, true);
+      event.result = 'error';
+      event.error = error;
+      event.nextInMs = delay;
+    } else {
+      this.forget(key);
+      this.#dropRetryTimer(key);
+      const after = result?.requeueAfterMs;
+      if (after !== undefined && Number.isFinite(after) && after > 0) {
+        this.#addAfter(key, after, 'low', false);
+        event.result = 'requeue';
+        event.nextInMs = after;
+      }
+    }
+    if (this.#onDone) {
+      try {
+        this.#onDone(event);
+      } catch {
+        // A broken listener must not stop the queue; the run's outcome is already recorded.
+      }
+    }
+  }
+
+  #isIdle(): boolean {
+    return this.depth === 0 && this.#processing.size === 0;
+  }
+
+  #checkIdle(): void {
+    if (!this.#isIdle() || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function firstKey(map: Map<string, number>): string | undefined {
+  for (const key of map.keys()) return key;
+  return undefined;
+}
