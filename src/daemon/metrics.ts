@@ -1,0 +1,177 @@
+/**
+ * The daemon's Prometheus metrics, on a registry of its own so that several daemons in one test process
+ * (or a library user's own metrics) never collide on prom-client's global registry.
+ *
+ * Names carry their unit (`_seconds`, `_total`). Label sets known up front are created at 0 so a
+ * dashboard shows a flat line rather than "no data" before the first event.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type ReconcileKind = 'tenant' | 'stack';
+/** Mirrors the work queue's DoneEvent result. */
+export type ReconcileOutcome = 'success' | 'requeue' | 'error' | 'terminal';
+
+export const RECONCILE_KINDS: readonly ReconcileKind[] = ['tenant', 'stack'];
+export const RECONCILE_OUTCOMES: readonly ReconcileOutcome[] = ['success', 'requeue', 'error', 'terminal'];
+/** Safety guards of the orphan sweep (SPEC §3), pre-initialised; other names are counted too. */
+export const DEFAULT_GUARDS: readonly string[] = ['empty-stacks', 'orphan-ratio'];
+
+export interface CoolifyRequestInfo {
+  method: string;
+  /** A route template such as `services/{uuid}/start`, never a concrete path (label cardinality). */
+  route: string;
+  /** HTTP status, or what happened instead of a response (`timeout`, `network`). */
+  status: number | string;
+  /** When given, also observed in cf_coolify_request_duration_seconds. */
+  durationMs?: number;
+}
+
+export interface MetricsOptions {
+  /** Guard names to pre-initialise at 0. @default DEFAULT_GUARDS */
+  guards?: readonly string[];
+  /** Also export Node process metrics (CPU, memory, event loop lag). @default false */
+  processMetrics?: boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #reconciles: Counter<'kind' | 'result'>;
+  readonly #reconcileDuration: Histogram<'kind'>;
+  readonly #queueDepth: Gauge;
+  readonly #queueInFlight: Gauge;
+  readonly #coolifyRequests: Counter<'method' | 'route' | 'status'>;
+  readonly #coolifyDuration: Histogram<'method' | 'route'>;
+  readonly #lastResync: Gauge;
+  readonly #resyncDuration: Histogram;
+  readonly #guardRefusals: Counter<'guard'>;
+  readonly #orphans: Gauge;
+  readonly #envCheckPeriod: Gauge;
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    this.#reconciles = new Counter({
+      name: 'cf_reconciles_total',
+      help: 'Reconcile runs by kind and outcome (success, requeue = scheduled poll, error = retried with backoff, terminal = not retried).',
+      labelNames: ['kind', 'result'],
+      registers,
+    });
+    this.#reconcileDuration = new Histogram({
+      name: 'cf_reconcile_duration_seconds',
+      help: 'Wall time of one reconcile run, by kind.',
+      labelNames: ['kind'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.#queueDepth = new Gauge({
+      name: 'cf_queue_depth',
+      help: 'Keys waiting in the work queue (not counting running or delayed keys).',
+      registers,
+    });
+    this.#queueInFlight = new Gauge({
+      name: 'cf_queue_in_flight',
+      help: 'Reconciles running now.',
+      registers,
+    });
+    this.#coolifyRequests = new Counter({
+      name: 'cf_coolify_requests_total',
+      help: 'HTTP attempts against the Coolify API by method, route template and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.#coolifyDuration = new Histogram({
+      name: 'cf_coolify_request_duration_seconds',
+      help: 'Duration of one HTTP attempt against the Coolify API.',
+      labelNames: ['method', 'route'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+      registers,
+    });
+    this.#lastResync = new Gauge({
+      name: 'cf_last_resync_timestamp_seconds',
+      help: 'Unix time at which the last full drift resync finished (0 = none yet).',
+      registers,
+    });
+    this.#resyncDuration = new Histogram({
+      name: 'cf_resync_duration_seconds',
+      help: 'Wall time of one full drift resync.',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.#guardRefusals = new Counter({
+      name: 'cf_guard_refusals_total',
+      help: 'Resyncs in which a safety guard refused to act on orphans, by guard.',
+      labelNames: ['guard'],
+      registers,
+    });
+    this.#orphans = new Gauge({
+      name: 'cf_orphans',
+      help: 'Managed Coolify services whose stack record no longer exists.',
+      registers,
+    });
+    this.#envCheckPeriod = new Gauge({
+      name: 'cf_env_check_period_seconds',
+      help: 'Time one full rotation of env-var checks over all services takes at the current budget.',
+      registers,
+    });
+
+    for (const kind of RECONCILE_KINDS) {
+      for (const result of RECONCILE_OUTCOMES) this.#reconciles.inc({ kind, result }, 0);
+      this.#reconcileDuration.zero({ kind });
+    }
+    for (const guard of options.guards ?? DEFAULT_GUARDS) this.#guardRefusals.inc({ guard }, 0);
+    for (const gauge of [this.#queueDepth, this.#queueInFlight, this.#lastResync, this.#orphans, this.#envCheckPeriod]) {
+      gauge.set(0);
+    }
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Content-Type of `text()`, for the /metrics response. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  observeReconcile(kind: ReconcileKind, result: ReconcileOutcome, seconds: number): void {
+    this.#reconciles.inc({ kind, result });
+    this.#reconcileDuration.observe({ kind }, nonNegative(seconds));
+  }
+
+  setQueue(depth: number, inFlight: number): void {
+    this.#queueDepth.set(depth);
+    this.#queueInFlight.set(inFlight);
+  }
+
+  countCoolifyRequest(info: CoolifyRequestInfo): void {
+    const method = info.method.toUpperCase();
+    this.#coolifyRequests.inc({ method, route: info.route, status: String(info.status) });
+    if (info.durationMs !== undefined) {
+      this.#coolifyDuration.observe({ method, route: info.route }, nonNegative(info.durationMs / 1000));
+    }
+  }
+
+  /** @param atMs when the resync finished, ms since the epoch (from the daemon's Clock). */
+  resyncDone(atMs: number, seconds: number): void {
+    this.#lastResync.set(atMs / 1000);
+    this.#resyncDuration.observe(nonNegative(seconds));
+  }
+
+  guardRefusal(guard: string): void {
+    this.#guardRefusals.inc({ guard });
+  }
+
+  setOrphans(n: number): void {
+    this.#orphans.set(n);
+  }
+
+  setEnvCheckPeriod(seconds: number): void {
+    this.#envCheckPeriod.set(seconds);
+  }
+
+  /** The Prometheus text exposition of every metric in this registry. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** A clock that stepped backwards must not make prom-client throw on a negative observation. */
+function nonNegative(seconds: number): number {
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
+}
