@@ -1,0 +1,151 @@
+/**
+ * The validation gate between a stack record and Coolify (SPEC §3 "Validation", §4): either the
+ * exact compose, env and urls to apply, or one message an admin can act on. Pure: no I/O, no
+ * clock. Secret values (router key, secret params) only ever travel in `env`; messages name
+ * params but never quote values.
+ */
+import type { Stack } from '../pocketbase/types.js';
+import type { CoolifyUrl } from '../coolify/types.js';
+import type { StackDecision, StackDecisionInput, StackEnvVar } from './types.js';
+import { canonicalJson, sha256Hex } from './canonical-json.js';
+import { hardenCompose } from './harden-compose.js';
+import { defaultHost, isHostname, isWithinDomain, requestedHosts, tenantDomain } from './hosts.js';
+import { renderCompose } from './render-compose.js';
+import { resolveParams } from './resolve-params.js';
+import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type TemplateDefinition } from './template-definition.js';
+import { placeholderValues, type TemplateCatalog } from './template-catalog.js';
+import { printYaml } from './yaml-io.js';
+
+function invalid(message: string): StackDecision {
+  return { kind: 'error', message };
+}
+
+/** Record text shown in a message: quoted, escaped, and cut short. */
+function shown(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
+function byAge(a: Stack, b: Stack): number {
+  return a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Position-based quota: the oldest `maxStacks` live stacks keep their place whatever is added later. */
+function quotaProblem(input: StackDecisionInput): string | undefined {
+  const { stack, plan } = input;
+  if (stack.desiredStatus === 'deleted') return undefined;
+  const others = input.tenantStacks.filter((s) => s.id !== stack.id && s.desiredStatus !== 'deleted');
+  const live = [...others, stack].sort(byAge);
+  const position = live.findIndex((s) => s.id === stack.id);
+  if (position < plan.maxStacks) return undefined;
+  return `over the plan's max_stacks: plan ${plan.name} allows ${plan.maxStacks} stack${plan.maxStacks === 1 ? '' : 's'} and this is number ${position + 1} of ${live.length} by age`;
+}
+
+function hostProblems(template: TemplateDefinition, input: StackDecisionInput): { hosts: string[]; problems: string[] } {
+  const { tenant, stack, hostOwners } = input;
+  const problems: string[] = [];
+  const domain = tenantDomain(tenant);
+  const ingressCount = template.ingress.length;
+  if (domain === undefined) {
+    if (tenant.domain.trim() !== '' && (stack.domains.length > 0 || ingressCount > 0)) {
+      problems.push(`tenant domain ${shown(tenant.domain)} is not a valid host name`);
+    } else if (stack.domains.length > 0) {
+      problems.push('the tenant has no domain, so this stack cannot have domains');
+    }
+    return { hosts: [], problems };
+  }
+  if (stack.domains.length > ingressCount) {
+    problems.push(`${stack.domains.length} domains given but template ${template.name} has ${ingressCount} ingress entr${ingressCount === 1 ? 'y' : 'ies'}`);
+  }
+  const hosts = requestedHosts(template, tenant, stack).slice(0, ingressCount);
+  const seen = new Set<string>();
+  hosts.forEach((host, i) => {
+    const isDefault = i >= stack.domains.length;
+    if (!isHostname(host)) {
+      problems.push(
+        isDefault
+          ? `default host ${shown(defaultHost(template, i, stack.name, domain))} is not a valid host name; set domains explicitly`
+          : `domain ${shown(String(stack.domains[i]))} is not a valid host name`,
+      );
+    } else if (!isWithinDomain(host, domain)) {
+      problems.push(`domain ${host} is outside the tenant's domain ${domain}`);
+    } else if (seen.has(host)) {
+      problems.push(`domain ${host} is listed twice`);
+    } else {
+      const owner = hostOwners.get(host);
+      if (owner !== undefined && owner !== stack.id) problems.push(`domain ${host} is already used by stack ${owner}`);
+    }
+    seen.add(host);
+  });
+  return { hosts, problems };
+}
+
+function urlsFor(template: TemplateDefinition, hosts: readonly string[]): CoolifyUrl[] {
+  const byService = new Map<string, string[]>();
+  template.ingress.forEach((entry, i) => {
+    const list = byService.get(entry.service) ?? [];
+    const host = hosts[i];
+    if (host !== undefined) list.push(`https://${host}:${entry.port}`);
+    byService.set(entry.service, list);
+  });
+  // A null url clears a host Coolify may still hold from an earlier apply.
+  return [...byService].map(([name, list]) => ({ name, url: list.length > 0 ? list.join(',') : null }));
+}
+
+export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput): StackDecision {
+  const { tenant, plan, stack } = input;
+  if (stack.problems.length > 0) return invalid(`the stack record is malformed: ${stack.problems.join('; ')}`);
+  if (tenant.problems.length > 0) return invalid(`the tenant record is malformed: ${tenant.problems.join('; ')}`);
+  if (plan.problems.length > 0) return invalid(`plan ${plan.name} is malformed: ${plan.problems.join('; ')}`);
+
+  const template = catalog.get(stack.template);
+  if (!template) {
+    if (catalog.problems.some((p) => p.template === stack.template)) {
+      return invalid(`template ${shown(stack.template)} is broken; run \`cf-reconciler templates validate\` for details`);
+    }
+    const available = catalog.names().join(', ') || 'none';
+    return invalid(`unknown template ${shown(stack.template)} (available: ${available})`);
+  }
+
+  const problems: string[] = [];
+  if (!plan.allowedTemplates.includes(template.name)) {
+    problems.push(`template ${template.name} is not allowed by plan ${plan.name} (allowed: ${plan.allowedTemplates.join(', ') || 'none'})`);
+  }
+  const params = resolveParams(template, stack.params);
+  problems.push(...params.problems);
+  const hosts = hostProblems(template, input);
+  problems.push(...hosts.problems);
+  const quota = quotaProblem(input);
+  if (quota) problems.push(quota);
+  if (problems.length > 0) return invalid(problems.join('; '));
+
+  const domain = tenantDomain(tenant) ?? '';
+  const values = placeholderValues(template, { tenantSlug: tenant.slug, tenantDomain: domain, stackName: stack.name, stackId: stack.id }, params.values);
+  const hardened = hardenCompose(renderCompose(template.compose, values), {
+    template,
+    ceiling: { cpus: plan.cpuLimit, memoryMb: plan.memoryMb },
+    labels: { tenant: tenant.slug, stack: stack.name, template: template.name },
+  });
+  if (hardened.problems.length > 0) return invalid(`the rendered compose is refused: ${hardened.problems.join('; ')}`);
+
+  const env: StackEnvVar[] = [
+    { key: ROUTER_BASE_URL_VAR, value: input.routerBaseUrl, secret: false },
+    { key: ROUTER_API_KEY_VAR, value: tenant.routerApiKey, secret: true },
+  ];
+  for (const param of template.params) {
+    const value = params.values.get(param.name);
+    if (param.secret && value !== undefined) env.push({ key: param.name, value: String(value), secret: true });
+  }
+  env.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const urls = urlsFor(template, hosts.hosts);
+  const hash = sha256Hex(canonicalJson({ compose: hardened.compose, env: env.map((e) => [e.key, e.value]), urls }));
+  return {
+    kind: 'apply',
+    templateName: template.name,
+    templateVersion: template.version,
+    composeYaml: printYaml(hardened.compose),
+    env,
+    urls,
+    hosts: hosts.hosts,
+    hash,
+  };
+}
