@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config.js';
+import { handleShutdownSignals } from '../daemon/signals.js';
+import { startDaemon } from '../engine/daemon.js';
+import { errorMessage } from '../errors.js';
+import { Redactor } from '../logging/redactor.js';
 
 /** Loads `.env` from the working directory when present; variables already set win. */
 export function loadDotEnv(path = '.env'): void {
@@ -13,8 +17,9 @@ export function registerRunCommand(program: Command): void {
     .description('run the reconcile daemon until SIGTERM/SIGINT')
     .action(async () => {
       loadDotEnv();
+      let config;
       try {
-        loadConfig(process.env);
+        config = loadConfig(process.env);
       } catch (e) {
         if (e instanceof ConfigError) {
           process.stderr.write(`cf-reconciler: ${e.message}\n`);
@@ -22,7 +27,18 @@ export function registerRunCommand(program: Command): void {
         }
         throw e;
       }
-      process.stderr.write('cf-reconciler: the reconcile engine is not built yet\n');
-      process.exit(1);
+      // Signals are handled from the start: a SIGTERM while PocketBase is still being waited for
+      // must not be lost. Until the daemon exists, stopping means exiting.
+      let stop: () => Promise<void> = () => Promise.resolve();
+      handleShutdownSignals({ stop: () => stop() });
+      const redactor = new Redactor();
+      try {
+        const daemon = await startDaemon({ config, deps: { redactor } });
+        stop = () => daemon.stop();
+        daemon.logger.info('cf-reconciler running', { metrics: daemon.url });
+      } catch (e) {
+        process.stderr.write(`cf-reconciler: failed to start: ${redactor.redact(errorMessage(e))}\n`);
+        process.exit(1);
+      }
     });
 }

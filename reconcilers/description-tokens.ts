@@ -1,0 +1,22 @@
+/**
+ * Extra tokens the engine keeps in a managed service's description marker: `delete-after=<iso>`
+ * (a requested deletion's deadline) and `orphaned-at=<iso>` (when the daemon found the service
+ * without its stack record). They live on the Coolify resource itself so the deadlines survive
+ * restarts and stale PocketBase saves.
+ */
+import { parseMarker } from '../src/coolify/markers.js';
+
+export const DELETE_AFTER = 'delete-after';
+export const ORPHANED_AT = 'orphaned-at';
+
+/** Reads a marker token holding an ISO instant; undefined when absent or unparsable. Epoch ms. */
+export function readTimeToken(description: string, key: string): number | undefined {
+  const v = parseMarker(description)?.extra[key];
+  if (v === undefined) return undefined;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? t : undefined;
+}
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,349 @@
+/**
+ * The stack reconciler: makes one Coolify service match one `stacks` record. Level-triggered: it
+ * re-reads the stack, its tenant and plan from PocketBase and the service from Coolify on every
+ * run, and acts only on the difference. Daemon fields in the record are treated as a cache; what
+ * Coolify holds (uuid, marker, delete-after token) wins over a stale copy.
+ */
+import { TerminalError } from '../src/errors.js';
+import { CoolifyError } from '../src/coolify/errors.js';
+import { formatServiceMarker, withMarkerTokens } from '../src/coolify/markers.js';
+import type { CoolifyServiceApplication, CoolifyServiceDetail, CoolifyUrl, UpdateServiceInput } from '../src/coolify/types.js';
+import type { ReconcileKey, Stack, Tenant } from '../src/pocketbase/types.js';
+import type { StackApply } from '../src/templates/types.js';
+import type { EngineContext } from '../src/engine/context.js';
+import { findStackService, getServiceOrNull } from './coolify-lookup.js';
+import { DELETE_AFTER, isoTime, readTimeToken } from './description-tokens.js';
+import { forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
+import { reconcileOrphan } from './orphans.js';
+import { type Desire, mayBeRunning, parseRunState, runningStatus, stoppedStatus } from './status-map.js';
+import { writeStack } from './status-write.js';
+
+export type StackResult = { requeueAfterMs?: number } | void;
+
+/** Longest single wait before a deleting stack is looked at again (ms); resyncs cover the rest. */
+const MAX_WAIT_MS = 6 * 3600 * 1000;
+
+export function stackKey(id: string): ReconcileKey {
+  return `stack:${id}`;
+}
+
+export function serviceName(tenant: Tenant, stack: Stack): string {
+  return `${tenant.slug}-${stack.name}`;
+}
+
+export function effectiveDesire(tenant: Tenant, stack: Stack): Desire {
+  if (tenant.status === 'deleted' || stack.desiredStatus === 'deleted') return 'delete';
+  if (tenant.status === 'suspended') return 'suspend';
+  if (stack.desiredStatus === 'stopped') return 'stop';
+  return 'run';
+}
+
+/** Registers every secret the stack's records carry, before anything about them is logged. */
+export function protectSecrets(ctx: EngineContext, tenant: Tenant, stack: Stack): void {
+  ctx.redactor.add(tenant.routerApiKey);
+  for (const name of ctx.policy.secretParams(stack.template)) {
+    const v = stack.params[name];
+    if (typeof v === 'string' || typeof v === 'number') ctx.redactor.add(String(v));
+  }
+}
+
+export async function reconcileStack(ctx: EngineContext, stackId: string): Promise<StackResult> {
+  const stack = await ctx.store.getStack(stackId);
+  if (!stack) return reconcileOrphan(ctx, stackId);
+  const tenant = await ctx.store.getTenant(stack.tenantId);
+  if (!tenant) {
+    await writeStack(ctx, stack, { status: 'error', statusMessage: `tenant ${stack.tenantId} does not exist` });
+    throw new TerminalError(`stack ${stack.id}: tenant ${stack.tenantId} does not exist`);
+  }
+  protectSecrets(ctx, tenant, stack);
+  const desire = effectiveDesire(tenant, stack);
+  if (desire === 'delete') return deleteStack(ctx, tenant, stack);
+  return convergeStack(ctx, tenant, stack, desire);
+}
+
+async function refuseForeign(ctx: EngineContext, stack: Stack, uuid: string): Promise<never> {
+  const message = `service ${uuid} is not managed by cf-reconciler`;
+  if (stack.status !== 'error' || stack.statusMessage !== message) {
+    await ctx.audit.record(stackKey(stack.id), 'refuse', 'error', `${message}; nothing was changed`, uuid);
+  }
+  await writeStack(ctx, stack, { status: 'error', statusMessage: message });
+  throw new TerminalError(`stack ${stack.id}: ${message}`);
+}
+
+async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
+  const plan = await ctx.store.getPlan(tenant.planId);
+  if (!plan) return { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
+  const [tenants, stacks] = await Promise.all([ctx.store.listTenants(), ctx.store.listStacks()]);
+  const tenantsById = new Map(tenants.map((t) => [t.id, t]));
+  tenantsById.set(tenant.id, tenant);
+  // The freshly read records win over the listing (they may be a few ms newer).
+  const all = [...stacks.filter((s) => s.id !== stack.id), stack];
+  const entries = all.flatMap((s) => {
+    const t = tenantsById.get(s.tenantId);
+    return t ? [{ tenant: t, stack: s }] : [];
+  });
+  return ctx.policy.decide({
+    tenant,
+    plan,
+    stack,
+    tenantStacks: all.filter((s) => s.tenantId === tenant.id),
+    hostOwners: ctx.policy.hostOwners(entries),
+    routerBaseUrl: ctx.settings.routerBaseUrl,
+  });
+}
+
+function normaliseUrls(list: string | null | undefined): string {
+  return (list ?? '')
+    .split(',')
+    .map((u) => u.trim().toLowerCase())
+    .filter((u) => u !== '')
+    .sort()
+    .join(',');
+}
+
+/** True when an ingress service's public URLs in Coolify differ from the decision's. */
+export function urlsDiffer(want: CoolifyUrl[], apps: CoolifyServiceApplication[]): boolean {
+  return want.some((w) => {
+    const app = apps.find((a) => a.name === w.name);
+    return !app || normaliseUrls(app.fqdn) !== normaliseUrls(w.url);
+  });
+}
+
+async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, desire: Exclude<Desire, 'delete'>): Promise<StackResult> {
+  const key = stackKey(stack.id);
+  const poll = { requeueAfterMs: ctx.settings.statusPollMs };
+  const decision = await decide(ctx, tenant, stack);
+  if (decision.kind === 'error') {
+    await writeStack(ctx, stack, { status: 'error', statusMessage: decision.message, deleteAfter: null });
+    throw new TerminalError(`stack ${stack.id}: ${ctx.redactor.redact(decision.message)}`);
+  }
+  for (const v of decision.env) if (v.secret) ctx.redactor.add(v.value);
+
+  if (!tenant.coolifyProjectUuid) {
+    ctx.enqueue(`tenant:${tenant.id}`, 'high');
+    const why = tenant.syncStatus === 'error' ? `tenant problem: ${tenant.syncMessage}` : "waiting for the tenant's Coolify project";
+    await writeStack(ctx, stack, { status: 'pending', statusMessage: why });
+    return poll;
+  }
+
+  const lookup = await findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid);
+  if (lookup.kind === 'foreign') return refuseForeign(ctx, stack, lookup.uuid);
+
+  let service: CoolifyServiceDetail;
+  let changed: 'created' | 'applied' | 'none' = 'none';
+  if (lookup.kind === 'none') {
+    const created = await createService(ctx, tenant, stack, decision);
+    if (!created) return poll;
+    service = created;
+    changed = 'created';
+  } else {
+    service = lookup.service;
+    if (lookup.adopted && stack.coolifyServiceUuid !== service.uuid) {
+      await ctx.audit.record(key, 'adopt', 'ok', `adopted service ${service.uuid} found by its marker`, service.uuid);
+    }
+    for (const dup of lookup.duplicates) {
+      await requestDelete(ctx, key, dup.uuid, `duplicate of ${service.uuid}`);
+    }
+    if (await applyIfNeeded(ctx, tenant, stack, decision, service)) changed = 'applied';
+  }
+  await writeStack(ctx, stack, { coolifyServiceUuid: service.uuid });
+
+  let deployed = false;
+  if (desire === 'run' && changed !== 'none') {
+    await requestDeploy(ctx, key, service.uuid, changed === 'created' ? 'new service' : 'configuration changed');
+    deployed = true;
+  }
+  if (changed !== 'none') {
+    await writeStack(ctx, stack, { appliedHash: decision.hash, templateVersion: decision.templateVersion });
+  }
+  return settleRunState(ctx, stack, service, desire, deployed);
+}
+
+async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, decision: StackApply): Promise<CoolifyServiceDetail | null> {
+  const key = stackKey(stack.id);
+  const serverUuid = tenant.coolifyServerUuid || ctx.settings.defaultServerUuid;
+  const name = serviceName(tenant, stack);
+  const description = formatServiceMarker({ stackId: stack.id, tenantId: tenant.id });
+  let uuid: string;
+  try {
+    ({ uuid } = await ctx.audit.write(key, 'create_service', (r) => r.uuid, `created service ${name}`, () =>
+      ctx.coolify.createService({
+        name,
+        description,
+        projectUuid: tenant.coolifyProjectUuid,
+        environmentName: ctx.settings.environment,
+        serverUuid,
+        destinationUuid: serverUuid === ctx.settings.defaultServerUuid ? ctx.settings.destinationUuid : undefined,
+        composeYaml: decision.composeYaml,
+        urls: decision.urls,
+        instantDeploy: false,
+      }),
+    ));
+  } catch (e) {
+    if (e instanceof CoolifyError && e.kind === 'not_found') {
+      // The stored project (or its environment, or the server) is gone: the tenant reconciler
+      // verifies and recreates the project; this stack waits for it.
+      ctx.enqueue(`tenant:${tenant.id}`, 'high');
+      await writeStack(ctx, stack, { status: 'pending', statusMessage: `cannot create the service yet: ${e.message}` });
+      return null;
+    }
+    if (e instanceof CoolifyError && (e.kind === 'validation' || e.kind === 'conflict' || e.kind === 'bad_request')) {
+      await writeStack(ctx, stack, { status: 'error', statusMessage: `Coolify rejected the service: ${e.message}` });
+    }
+    throw e;
+  }
+  // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
+  await writeStack(ctx, stack, { coolifyServiceUuid: uuid });
+  await ctx.audit.write(key, 'set_env', uuid, `set ${decision.env.length} env vars`, () =>
+    ctx.coolify.upsertServiceEnvs(uuid, decision.env.map(({ key: k, value }) => ({ key: k, value }))),
+  );
+  ctx.memory.envDrift.delete(stack.id);
+  const fresh = await getServiceOrNull(ctx.coolify, uuid);
+  return (
+    fresh ?? {
+      uuid,
+      name,
+      description,
+      environmentId: 0,
+      status: 'exited',
+      dockerComposeRaw: decision.composeYaml,
+      applications: [],
+    }
+  );
+}
+
+/** PATCHes the service (and its env) when anything the daemon owns differs. Returns true if it did. */
+async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, decision: StackApply, service: CoolifyServiceDetail): Promise<boolean> {
+  const key = stackKey(stack.id);
+  const reasons: string[] = [];
+  if (decision.hash !== stack.appliedHash) reasons.push(stack.appliedHash ? 'stack or template changed' : 'first apply');
+  if (service.dockerComposeRaw !== undefined && !ctx.policy.composeEquals(decision.composeYaml, service.dockerComposeRaw)) {
+    reasons.push('compose differs from Coolify');
+  }
+  if (urlsDiffer(decision.urls, service.applications)) reasons.push('public URLs differ');
+  const envDrift = ctx.memory.envDrift.has(stack.id);
+  if (envDrift) reasons.push('env vars differ');
+
+  const update: UpdateServiceInput = {};
+  const name = serviceName(tenant, stack);
+  const description = formatServiceMarker({ stackId: stack.id, tenantId: tenant.id });
+  // A leftover delete-after or orphaned-at token means a deletion was cancelled or the stack came back.
+  if (service.description !== description) update.description = description;
+  if (service.name !== name) update.name = name;
+  if (reasons.length > 0) {
+    update.composeYaml = decision.composeYaml;
+    update.urls = decision.urls;
+  }
+  if (Object.keys(update).length > 0) {
+    const what = reasons.length > 0 ? reasons.join(', ') : update.description !== undefined ? 'marker restored' : 'name changed';
+    await ctx.audit.write(key, 'update_service', service.uuid, `updated service (${what})`, () =>
+      ctx.coolify.updateService(service.uuid, update),
+    );
+    service.description = update.description ?? service.description;
+  }
+  if (reasons.length === 0) return false;
+  await ctx.audit.write(key, 'set_env', service.uuid, `set ${decision.env.length} env vars`, () =>
+    ctx.coolify.upsertServiceEnvs(service.uuid, decision.env.map(({ key: k, value }) => ({ key: k, value }))),
+  );
+  ctx.memory.envDrift.delete(stack.id);
+  return true;
+}
+
+async function settleRunState(
+  ctx: EngineContext,
+  stack: Stack,
+  service: CoolifyServiceDetail,
+  desire: Exclude<Desire, 'delete'>,
+  deployed: boolean,
+): Promise<StackResult> {
+  const key = stackKey(stack.id);
+  const poll = { requeueAfterMs: ctx.settings.statusPollMs };
+  const state = parseRunState(service.status);
+  if (desire === 'run') {
+    if (deployed) {
+      await writeStack(ctx, stack, { status: 'deploying', statusMessage: 'deploying the new configuration', deleteAfter: null });
+      return poll;
+    }
+    if (state === 'running' || state === 'degraded') {
+      ctx.memory.lifecycle.delete(service.uuid);
+      const statusMessage = state === 'degraded' ? `Coolify reports ${service.status}: a container is unhealthy or restarting` : '';
+      await writeStack(ctx, stack, { status: runningStatus(state), statusMessage, deleteAfter: null });
+      return;
+    }
+    if (state !== 'starting') {
+      const asked = await requestStart(ctx, key, service.uuid, state === 'exited' ? 'should run but is exited' : `status ${service.status}`);
+      await writeStack(ctx, stack, {
+        status: 'deploying',
+        statusMessage: asked ? 'starting' : 'waiting for Coolify to report the service running',
+        deleteAfter: null,
+      });
+      return poll;
+    }
+    await writeStack(ctx, stack, { status: 'deploying', statusMessage: 'starting', deleteAfter: null });
+    return poll;
+  }
+  const target = stoppedStatus(desire);
+  if (!mayBeRunning(state)) {
+    ctx.memory.lifecycle.delete(service.uuid);
+    await writeStack(ctx, stack, { status: target, statusMessage: '', deleteAfter: null });
+    return;
+  }
+  await requestStop(ctx, key, service.uuid, desire === 'suspend' ? 'tenant suspended' : 'desired status stopped');
+  await writeStack(ctx, stack, { status: target, statusMessage: 'stopping', deleteAfter: null });
+  return poll;
+}
+
+/**
+ * Deletion with retention. The deadline is kept on the service (a `delete-after` token in its
+ * marker) before it is copied to PocketBase, so a stale admin save clearing delete_after can never
+ * make the service go early; without a service, PocketBase's delete_after (recomputed if missing)
+ * is all there is to lose, and the record is deleted when it passes.
+ */
+async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Promise<StackResult> {
+  const key = stackKey(stack.id);
+  const now = ctx.clock.now();
+  const lookup = await findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid);
+  if (lookup.kind === 'foreign') return refuseForeign(ctx, stack, lookup.uuid);
+
+  if (lookup.kind === 'found') {
+    const service = lookup.service;
+    for (const dup of lookup.duplicates) await requestDelete(ctx, key, dup.uuid, `duplicate of ${service.uuid}`);
+    let deadline = readTimeToken(service.description, DELETE_AFTER);
+    if (deadline === undefined) {
+      deadline = now + ctx.settings.deleteRetentionMs;
+      const description = withMarkerTokens(service.description, { [DELETE_AFTER]: isoTime(deadline) });
+      await ctx.audit.write(key, 'schedule_delete', service.uuid, `deletion scheduled for ${isoTime(deadline)}`, () =>
+        ctx.coolify.updateService(service.uuid, { description }),
+      );
+    }
+    const due = now >= deadline;
+    if (mayBeRunning(parseRunState(service.status)) && !ctx.memory.deleteRequestedAt.has(service.uuid)) {
+      await requestStop(ctx, key, service.uuid, 'deletion requested');
+    }
+    if (due) await requestDelete(ctx, key, service.uuid, 'retention passed');
+    await writeStack(ctx, stack, {
+      status: 'deleting',
+      statusMessage: due ? 'deleting the Coolify service' : `stopped; the service will be deleted after ${isoTime(deadline)}`,
+      deleteAfter: deadline,
+      coolifyServiceUuid: service.uuid,
+    });
+    return { requeueAfterMs: due ? ctx.settings.statusPollMs : Math.min(deadline - now, MAX_WAIT_MS) };
+  }
+
+  if (stack.coolifyServiceUuid) forgetService(ctx, stack.coolifyServiceUuid);
+  const deadline = stack.deleteAfter ?? now + ctx.settings.deleteRetentionMs;
+  if (now < deadline) {
+    await writeStack(ctx, stack, {
+      status: 'deleting',
+      statusMessage: `no Coolify service; the record will be deleted after ${isoTime(deadline)}`,
+      deleteAfter: deadline,
+    });
+    return { requeueAfterMs: Math.min(deadline - now, MAX_WAIT_MS) };
+  }
+  await ctx.store.deleteStack(stack.id);
+  ctx.memory.envDrift.delete(stack.id);
+  ctx.logger.info('stack record deleted', { subject: key });
+  // The tenant may be waiting for its last stack to go before it deletes its project.
+  ctx.enqueue(`tenant:${tenant.id}`, 'low');
+  return;
+}

@@ -1,0 +1,121 @@
+/**
+ * The tenant reconciler: one Coolify project per tenant (the only place projects are created or
+ * deleted), the tenant's sync fields, and fan-out to its stacks (which do their own suspension
+ * and deletion). A deleted tenant keeps its record; its project goes once every service is gone.
+ */
+import { TerminalError } from '../src/errors.js';
+import { CoolifyError } from '../src/coolify/errors.js';
+import { formatProjectMarker, parseMarker } from '../src/coolify/markers.js';
+import type { CoolifyProjectDetail } from '../src/coolify/types.js';
+import type { ReconcileKey, Stack, Tenant } from '../src/pocketbase/types.js';
+import type { EngineContext } from '../src/engine/context.js';
+import { findTenantProject } from './coolify-lookup.js';
+import { writeTenant } from './status-write.js';
+
+export type TenantResult = { requeueAfterMs?: number } | void;
+
+export function tenantKey(id: string): ReconcileKey {
+  return `tenant:${id}`;
+}
+
+export function projectName(tenant: Tenant): string {
+  return `cf-tenant-${tenant.slug}`;
+}
+
+export async function reconcileTenant(ctx: EngineContext, tenantId: string): Promise<TenantResult> {
+  const tenant = await ctx.store.getTenant(tenantId);
+  // The daemon never deletes tenant records; one deleted by hand leaves nothing to drive.
+  if (!tenant) return;
+  ctx.redactor.add(tenant.routerApiKey);
+  if (tenant.problems.length > 0) {
+    await writeTenant(ctx, tenant, { syncStatus: 'error', syncMessage: tenant.problems.join('; ') });
+    throw new TerminalError(`tenant ${tenant.id}: ${tenant.problems.join('; ')}`);
+  }
+  const stacks = await ctx.store.listStacksOfTenant(tenant.id);
+  // Suspension, resumption and deletion are carried out by each stack's own reconcile.
+  for (const s of stacks) ctx.enqueue(`stack:${s.id}`, 'low');
+  if (tenant.status === 'deleted') return deleteTenant(ctx, tenant, stacks);
+
+  const project = await ensureProject(ctx, tenant);
+  const env = ctx.settings.environment;
+  if (!project.environments.some((e) => e.name === env)) {
+    const message = `Coolify project ${project.uuid} has no environment "${env}" (COOLIFY_ENVIRONMENT); create it in Coolify`;
+    await writeTenant(ctx, tenant, { coolifyProjectUuid: project.uuid, syncStatus: 'error', syncMessage: message });
+    throw new TerminalError(`tenant ${tenant.id}: ${message}`);
+  }
+  await writeTenant(ctx, tenant, {
+    coolifyProjectUuid: project.uuid,
+    syncStatus: tenant.status === 'suspended' ? 'suspended' : 'ready',
+    syncMessage: '',
+  });
+  return;
+}
+
+async function refuseForeign(ctx: EngineContext, tenant: Tenant, uuid: string): Promise<never> {
+  const message = `project ${uuid} is not managed by cf-reconciler`;
+  if (tenant.syncStatus !== 'error' || tenant.syncMessage !== message) {
+    await ctx.audit.record(tenantKey(tenant.id), 'refuse', 'error', `${message}; nothing was changed`, uuid);
+  }
+  await writeTenant(ctx, tenant, { syncStatus: 'error', syncMessage: message });
+  throw new TerminalError(`tenant ${tenant.id}: ${message}`);
+}
+
+async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<CoolifyProjectDetail> {
+  const key = tenantKey(tenant.id);
+  const lookup = await findTenantProject(ctx.coolify, tenant.id, tenant.coolifyProjectUuid);
+  if (lookup.kind === 'foreign') return refuseForeign(ctx, tenant, lookup.uuid);
+  if (lookup.kind === 'found') {
+    if (lookup.adopted && lookup.project.uuid !== tenant.coolifyProjectUuid) {
+      await ctx.audit.record(key, 'adopt', 'ok', `adopted project ${lookup.project.uuid} found by its marker`, lookup.project.uuid);
+    }
+    return lookup.project;
+  }
+  const name = projectName(tenant);
+  const { uuid } = await ctx.audit.write(key, 'create_project', (r) => r.uuid, `created project ${name}`, () =>
+    ctx.coolify.createProject({ name, description: formatProjectMarker({ tenantId: tenant.id }) }),
+  );
+  // Recorded at once; a crash before this line is healed by the marker lookup above.
+  await writeTenant(ctx, tenant, { coolifyProjectUuid: uuid, syncStatus: 'pending', syncMessage: 'project created' });
+  return ctx.coolify.getProject(uuid);
+}
+
+async function deleteTenant(ctx: EngineContext, tenant: Tenant, stacks: Stack[]): Promise<TenantResult> {
+  const key = tenantKey(tenant.id);
+  const services = (await ctx.coolify.listServices()).filter((s) => {
+    const m = parseMarker(s.description);
+    return m?.tenantId === tenant.id && m.stackId !== undefined;
+  });
+  if (services.length > 0) {
+    await writeTenant(ctx, tenant, {
+      syncStatus: 'deleting',
+      syncMessage: `waiting for ${services.length} service${services.length === 1 ? '' : 's'} to be deleted`,
+    });
+    // Stacks enqueue the tenant when their service goes; this is only the safety net.
+    return { requeueAfterMs: Math.min(ctx.settings.resyncIntervalMs, ctx.settings.deleteRetentionMs + ctx.settings.statusPollMs) };
+  }
+  const lookup = await findTenantProject(ctx.coolify, tenant.id, tenant.coolifyProjectUuid);
+  if (lookup.kind === 'foreign') return refuseForeign(ctx, tenant, lookup.uuid);
+  if (lookup.kind === 'found') {
+    const uuid = lookup.project.uuid;
+    try {
+      await ctx.audit.write(key, 'delete_project', uuid, `deleted project ${lookup.project.name}`, () => ctx.coolify.deleteProject(uuid));
+    } catch (e) {
+      if (e instanceof CoolifyError && e.kind === 'bad_request') {
+        // Coolify deletes services asynchronously; the project refuses until they are gone.
+        await writeTenant(ctx, tenant, { syncStatus: 'deleting', syncMessage: 'waiting for Coolify to finish deleting services' });
+        return { requeueAfterMs: ctx.settings.statusPollMs };
+      }
+      if (!(e instanceof CoolifyError && e.kind === 'not_found')) throw e;
+    }
+  }
+  if (stacks.length > 0) {
+    await writeTenant(ctx, tenant, {
+      coolifyProjectUuid: '',
+      syncStatus: 'deleting',
+      syncMessage: `waiting for ${stacks.length} stack record${stacks.length === 1 ? '' : 's'} to finish deletion`,
+    });
+    return { requeueAfterMs: Math.min(ctx.settings.resyncIntervalMs, ctx.settings.deleteRetentionMs + ctx.settings.statusPollMs) };
+  }
+  await writeTenant(ctx, tenant, { coolifyProjectUuid: '', syncStatus: 'deleted', syncMessage: '' });
+  return;
+}

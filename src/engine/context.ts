@@ -1,0 +1,67 @@
+/**
+ * Everything a reconcile needs, passed explicitly: no module-level state anywhere. One context
+ * lives as long as the daemon; per-key memory in it is only an optimisation (a restart loses it
+ * and the reconcilers still converge from what PocketBase and Coolify hold).
+ */
+import type { Clock } from '../clock.js';
+import type { CoolifyApi } from '../coolify/types.js';
+import type { Logger } from '../logging/logger.js';
+import type { Redactor } from '../logging/redactor.js';
+import type { Audit } from './audit.js';
+import type { EnqueuePort, PolicyPort, StorePort } from './ports.js';
+
+export interface EngineSettings {
+  /** Coolify environment name services are created in. */
+  environment: string;
+  defaultServerUuid: string;
+  destinationUuid: string | undefined;
+  routerBaseUrl: string;
+  /** Re-check interval while something is starting, stopping or being deleted (ms). */
+  statusPollMs: number;
+  /** How long a requested deletion (or an orphan) waits before the service is deleted (ms). */
+  deleteRetentionMs: number;
+  /** Drift resync period (ms); also bounds how stale observed_at/synced_at may get. */
+  resyncIntervalMs: number;
+  /**
+   * How long a start or stop is given to show up in Coolify's status before it is asked again
+   * (ms). Coolify's status lags the containers by up to a minute or two.
+   */
+  lifecycleGraceMs: number;
+}
+
+export interface EngineMemory {
+  /**
+   * service uuid → the last start/stop the daemon asked for and when (epoch ms), so a service
+   * whose status still lags is not started or stopped again within the grace period.
+   */
+  lifecycle: Map<string, { action: 'start' | 'stop'; at: number }>;
+  /** service uuid → when its deletion was requested (epoch ms); deletion is asynchronous. */
+  deleteRequestedAt: Map<string, number>;
+  /** Stack ids whose service env vars were found to differ from what they should be. */
+  envDrift: Set<string>;
+}
+
+/** Whether acting on orphans is currently allowed (the drift resync's guard decides). */
+export interface OrphanGate {
+  allowed(): boolean;
+  /** Why not, in words, when not allowed. */
+  reason(): string;
+}
+
+export interface EngineContext {
+  coolify: CoolifyApi;
+  store: StorePort;
+  policy: PolicyPort;
+  clock: Clock;
+  logger: Logger;
+  redactor: Redactor;
+  audit: Audit;
+  enqueue: EnqueuePort;
+  settings: EngineSettings;
+  memory: EngineMemory;
+  orphans: OrphanGate;
+}
+
+export function newEngineMemory(): EngineMemory {
+  return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set() };
+}

@@ -1,0 +1,305 @@
+/**
+ * Wires the daemon: PocketBase (store + change feed), Coolify (one client behind one rate
+ * limiter), the template policy, the work queue with the tenant and stack reconcilers, the drift
+ * resync with its orphan guard, the budgeted env checker and the HTTP server. Tests run it
+ * in-process with their own clock, Coolify client or logger; `stop()` lets in-flight reconciles
+ * finish.
+ */
+import type PocketBase from 'pocketbase';
+import { systemClock, type Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { CoolifyClient, type CoolifyResponseInfo } from '../coolify/client.js';
+import { CoolifyInventory } from '../coolify/inventory.js';
+import { RateLimiter } from '../coolify/rate-limiter.js';
+import type { CoolifyApi } from '../coolify/types.js';
+import { startHttpServer, type RunningHttpServer } from '../daemon/http-server.js';
+import { Metrics } from '../daemon/metrics.js';
+import { errorMessage } from '../errors.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { Redactor } from '../logging/redactor.js';
+import { ChangeFeed } from '../pocketbase/change-feed.js';
+import { connectPocketBase } from '../pocketbase/client.js';
+import { PocketBaseStore } from '../pocketbase/store.js';
+import type { ReconcileKey } from '../pocketbase/types.js';
+import { WorkQueue, type DoneEvent, type ReconcileResult } from '../queue/work-queue.js';
+import { loadTemplateCatalog } from '../templates/index.js';
+import { reconcileStack } from '../../reconcilers/stack.js';
+import { reconcileTenant } from '../../reconcilers/tenant.js';
+import { Audit } from './audit.js';
+import { newEngineMemory, type EngineContext } from './context.js';
+import { DriftResync } from './drift.js';
+import type { DriftPlan } from './drift-plan.js';
+import { EnvChecker } from './env-check.js';
+import { catalogPolicy } from './policy.js';
+import type { Priority } from './ports.js';
+
+export interface DaemonDeps {
+  clock?: Clock;
+  /** A Coolify client to use instead of building one from the config (its own limiter then applies). */
+  coolify?: CoolifyApi;
+  logger?: Logger;
+  redactor?: Redactor;
+  metrics?: Metrics;
+  /** Uniform [0, 1) for resync jitter. */
+  random?: () => number;
+  /** Env-var checks per minute; default a quarter of COOLIFY_RATE_LIMIT_PER_MINUTE; 0 disables. */
+  envChecksPerMinute?: number;
+  /** Grace for a start/stop to show in Coolify's status (ms); default 6 × STATUS_POLL_SECONDS. */
+  lifecycleGraceMs?: number;
+  /** Queue retry schedule (ms); default 1 s doubling to 5 min. */
+  backoff?: { baseMs: number; maxMs: number };
+  /** How long stop() waits for in-flight reconciles (ms); default 30 s. */
+  shutdownDeadlineMs?: number;
+}
+
+export interface Daemon {
+  /** Base URL of the health/metrics server. */
+  url: string;
+  metrics: Metrics;
+  store: PocketBaseStore;
+  coolify: CoolifyApi;
+  queue: WorkQueue;
+  logger: Logger;
+  redactor: Redactor;
+  envChecker: EnvChecker;
+  /** Runs one drift resync now (shares a run in progress). */
+  resync(): Promise<DriftPlan | undefined>;
+  /** Readiness as /readyz sees it: names of failing checks with reasons. */
+  readiness(): Promise<{ check: string; message: string }[]>;
+  stop(): Promise<void>;
+}
+
+function keyKind(key: string): { kind: 'tenant' | 'stack'; id: string } | undefined {
+  const m = /^(tenant|stack):(.+)$/.exec(key);
+  if (!m || !m[1] || !m[2]) return undefined;
+  return { kind: m[1] as 'tenant' | 'stack', id: m[2] };
+}
+
+export async function startDaemon(options: { config: Config; deps?: DaemonDeps }): Promise<Daemon> {
+  const { config } = options;
+  const deps = options.deps ?? {};
+  const clock = deps.clock ?? systemClock;
+  const redactor = deps.redactor ?? new Redactor();
+  redactor.add(config.pocketbase.password, config.coolify.token);
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, redactor });
+  const metrics = deps.metrics ?? new Metrics({ processMetrics: true });
+
+  // Coolify reachability for /readyz: any HTTP answer below 500 means the API is there.
+  let coolifyHealth: { ok: boolean; message: string } = { ok: false, message: 'no Coolify call yet' };
+  const onResponse = (info: CoolifyResponseInfo) => {
+    metrics.countCoolifyRequest(info);
+    const ok = typeof info.status === 'number' && info.status < 500;
+    coolifyHealth = ok ? { ok: true, message: '' } : { ok: false, message: `last Coolify call: ${info.method} ${info.route} → ${info.status}` };
+  };
+  const coolify =
+    deps.coolify ??
+    new CoolifyClient({
+      baseUrl: config.coolify.url,
+      token: config.coolify.token,
+      limiter: new RateLimiter({ limit: config.coolify.rateLimitPerMinute, clock }),
+      clock,
+      logger,
+      onResponse,
+    });
+
+  const catalog = await loadTemplateCatalog(config.templatesDir);
+  for (const p of catalog.problems) logger.error(`template problem: ${p.file}: ${p.message}`, { template: p.template });
+  logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
+  const policy = catalogPolicy(catalog);
+
+  const connect = (): Promise<PocketBase> =>
+    connectPocketBase({
+      url: config.pocketbase.url,
+      email: config.pocketbase.email,
+      password: config.pocketbase.password,
+      redactor,
+      logger,
+      clock,
+    });
+  // The feed owns its client's realtime connection; reads and writes go through another.
+  const [pbStore, pbFeed] = await Promise.all([connect(), connect()]);
+  const store = new PocketBaseStore({ pb: pbStore, logger, clock, redactor });
+  const audit = new Audit(store, redactor, logger);
+
+  // Called only once the queue below exists (by reconciles, the feed and the drift resync).
+  const enqueue = (key: ReconcileKey, priority: Priority = 'high') => {
+    queue.add(key, { priority });
+    metrics.setQueue(queue.depth, queue.inFlight);
+  };
+
+  const inventory = new CoolifyInventory(coolify, () => clock.now());
+  const drift = new DriftResync({
+    store,
+    inventory,
+    policy,
+    clock,
+    logger,
+    redactor,
+    audit,
+    enqueue,
+    intervalMs: config.resyncIntervalSeconds * 1000,
+    routerBaseUrl: config.routerBaseUrl,
+    deleteRetentionMs: config.deleteRetentionSeconds * 1000,
+    eventsRetentionMs: config.eventsRetentionDays * 86_400_000,
+    metrics,
+    onEnvTargets: (targets) => envChecker.setTargets(targets),
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+
+  const ctx: EngineContext = {
+    coolify,
+    store,
+    policy,
+    clock,
+    logger,
+    redactor,
+    audit,
+    enqueue,
+    settings: {
+      environment: config.coolify.environment,
+      defaultServerUuid: config.coolify.serverUuid,
+      destinationUuid: config.coolify.destinationUuid,
+      routerBaseUrl: config.routerBaseUrl,
+      statusPollMs: config.statusPollSeconds * 1000,
+      deleteRetentionMs: config.deleteRetentionSeconds * 1000,
+      resyncIntervalMs: config.resyncIntervalSeconds * 1000,
+      lifecycleGraceMs: deps.lifecycleGraceMs ?? 6 * config.statusPollSeconds * 1000,
+    },
+    memory: newEngineMemory(),
+    orphans: drift.gate,
+  };
+
+  const envChecker = new EnvChecker({
+    coolify,
+    clock,
+    logger,
+    perMinute: deps.envChecksPerMinute ?? Math.max(1, Math.floor(config.coolify.rateLimitPerMinute / 4)),
+    onDrift: (stackId) => {
+      ctx.memory.envDrift.add(stackId);
+      enqueue(`stack:${stackId}`, 'low');
+    },
+    onPeriod: (seconds) => metrics.setEnvCheckPeriod(seconds),
+  });
+
+  const handler = async (key: string): Promise<ReconcileResult> => {
+    const k = keyKind(key);
+    if (!k) {
+      logger.warn('ignoring malformed reconcile key', { key });
+      return;
+    }
+    return k.kind === 'tenant' ? reconcileTenant(ctx, k.id) : reconcileStack(ctx, k.id);
+  };
+  const onDone = (e: DoneEvent) => {
+    const kind = keyKind(e.key)?.kind ?? 'stack';
+    metrics.observeReconcile(kind, e.result, e.durationMs / 1000);
+    metrics.setQueue(queue.depth, queue.inFlight);
+    if (e.result === 'error') {
+      logger.warn('reconcile failed; retrying with backoff', {
+        subject: e.key,
+        attempt: e.attempt,
+        retryInMs: e.nextInMs,
+        error: e.error ? redactor.redact(e.error.message) : undefined,
+      });
+    } else if (e.result === 'terminal') {
+      logger.info('reconcile stopped on a problem retrying cannot fix', {
+        subject: e.key,
+        error: e.error ? redactor.redact(e.error.message) : undefined,
+      });
+    }
+  };
+  const queue = new WorkQueue(handler, {
+    concurrency: config.reconcileConcurrency,
+    clock,
+    onDone,
+    ...(deps.backoff ? { backoff: deps.backoff } : {}),
+  });
+
+  const feed = new ChangeFeed({
+    pb: pbFeed,
+    store,
+    clock,
+    logger,
+    onKeys: (keys, source) => {
+      for (const key of keys) {
+        // A real change resets the key's backoff (reconciler-lessons 7).
+        if (source === 'event') queue.forget(key);
+        enqueue(key, source === 'event' ? 'high' : 'low');
+      }
+    },
+    // Every PocketBase (re)connect is also a drift pass, reusing the feed's fresh listing.
+    onResync: (snapshot) => {
+      drift.run(snapshot).catch(() => undefined);
+    },
+  });
+
+  const resyncMaxAgeMs = 2 * config.resyncIntervalSeconds * 1000 + 60_000;
+  const readiness = {
+    pocketbase_stream: () => ({ ok: feed.connected, message: 'PocketBase realtime stream is not connected' }),
+    resync_recent: () => {
+      const at = drift.lastSuccessAt;
+      if (at === null) return { ok: false, message: drift.lastError ?? 'no drift resync has completed yet' };
+      const age = clock.now() - at;
+      return { ok: age <= resyncMaxAgeMs, message: `last drift resync ${Math.round(age / 1000)} s ago` };
+    },
+    coolify_reachable: () =>
+      deps.coolify
+        ? { ok: drift.lastError === undefined && drift.lastSuccessAt !== null, message: drift.lastError ?? 'Coolify not observed yet' }
+        : coolifyHealth,
+  };
+
+  queue.start();
+  let http: RunningHttpServer;
+  try {
+    http = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      metrics,
+      readiness,
+      redact: (t) => redactor.redact(t),
+      clock,
+    });
+  } catch (e) {
+    await queue.shutdown({ deadlineMs: 0 });
+    throw e;
+  }
+  await feed.start();
+  drift.start();
+  envChecker.start();
+  logger.info('daemon started', { http: http.url, concurrency: config.reconcileConcurrency });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('stopping: finishing in-flight reconciles');
+      await feed.stop();
+      await Promise.all([drift.stop(), envChecker.stop()]);
+      await queue.shutdown({ deadlineMs: deps.shutdownDeadlineMs ?? 30_000 });
+      await http.close();
+      pbFeed.realtime.unsubscribe().catch(() => undefined);
+      logger.info('stopped');
+    })().catch((e: unknown) => {
+      logger.error('error while stopping', { error: errorMessage(e) });
+      throw e;
+    }));
+
+  return {
+    url: http.url,
+    metrics,
+    store,
+    coolify,
+    queue,
+    logger,
+    redactor,
+    envChecker,
+    resync: () => drift.run(),
+    readiness: async () => {
+      const out: { check: string; message: string }[] = [];
+      for (const [check, fn] of Object.entries(readiness)) {
+        const r = fn();
+        if (!r.ok) out.push({ check, message: r.message });
+      }
+      return out;
+    },
+    stop,
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The drift comparison, pure: given one listing of each PocketBase collection and one Coolify
+ * inventory, which keys differ from what they should be, which services are orphans, and whether
+ * the orphan guard refuses. A converged system yields no keys, so a resync costs a constant number
+ * of Coolify calls (the inventory's lists) and makes no writes.
+ */
+import { formatServiceMarker, parseMarker } from '../coolify/markers.js';
+import type { InventorySnapshot, ManagedService } from '../coolify/inventory.js';
+import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
+import type { StackEnvVar } from '../templates/types.js';
+import { DELETE_AFTER, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
+import { effectiveDesire, serviceName } from '../../reconcilers/stack.js';
+import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
+import type { PolicyPort } from './ports.js';
+
+export interface DriftInput {
+  plans: Plan[];
+  tenants: Tenant[];
+  stacks: Stack[];
+  inventory: InventorySnapshot;
+  policy: PolicyPort;
+  routerBaseUrl: string;
+  deleteRetentionMs: number;
+  /** Epoch ms. */
+  now: number;
+}
+
+/** A service whose env vars the budgeted checker should compare with what they should be. */
+export interface EnvTarget {
+  stackId: string;
+  serviceUuid: string;
+  env: StackEnvVar[];
+}
+
+export interface DriftPlan {
+  /** Keys whose observed state differs from the expected one, with why (for debug logs). */
+  keys: Map<ReconcileKey, string>;
+  /** Orphan keys to act on (empty when the guard refuses). */
+  orphanKeys: ReconcileKey[];
+  /** Stack ids of every orphaned service group, acted on or not. */
+  orphans: string[];
+  /** Orphans not marked before: the ones that would "become" orphans in this resync. */
+  newOrphans: string[];
+  /** Services carrying our stack marker. */
+  managedServices: number;
+  /** Which guard refuses to act on orphans and why, or undefined. */
+  refusal: { guard: 'empty-stacks' | 'orphan-ratio'; message: string } | undefined;
+  envTargets: EnvTarget[];
+}
+
+export function planDrift(input: DriftInput): DriftPlan {
+  const { inventory, policy, now } = input;
+  const keys = new Map<ReconcileKey, string>();
+  const mark = (key: ReconcileKey, why: string) => {
+    if (!keys.has(key)) keys.set(key, why);
+  };
+  const plansById = new Map(input.plans.map((p) => [p.id, p]));
+  const tenantsById = new Map(input.tenants.map((t) => [t.id, t]));
+  const servicesOfTenant = new Map<string, number>();
+  for (const list of inventory.servicesByStack.values()) {
+    for (const s of list) servicesOfTenant.set(s.marker.tenantId, (servicesOfTenant.get(s.marker.tenantId) ?? 0) + 1);
+  }
+
+  for (const t of input.tenants) {
+    const key: ReconcileKey = `tenant:${t.id}`;
+    const projects = inventory.projectsByTenant.get(t.id) ?? [];
+    if (t.problems.length > 0) {
+      if (t.syncStatus !== 'error') mark(key, 'malformed record');
+      continue;
+    }
+    if (t.status === 'deleted') {
+      if (projects.length > 0) mark(key, 'deleted tenant still has a project');
+      else if (t.syncStatus !== 'deleted' && !(servicesOfTenant.get(t.id) ?? 0)) mark(key, 'sync status not deleted');
+      continue;
+    }
+    const expected = t.status === 'suspended' ? 'suspended' : 'ready';
+    if (projects.length !== 1) mark(key, projects.length === 0 ? 'project missing' : 'duplicate projects');
+    else if (projects[0]?.uuid !== t.coolifyProjectUuid) mark(key, 'stored project uuid differs');
+    else if (t.syncStatus !== expected) mark(key, `sync status ${t.syncStatus || 'empty'}, expected ${expected}`);
+  }
+
+  const entries = input.stacks.flatMap((s) => {
+    const t = tenantsById.get(s.tenantId);
+    return t ? [{ tenant: t, stack: s }] : [];
+  });
+  const hostOwners = policy.hostOwners(entries);
+  const envTargets: EnvTarget[] = [];
+
+  for (const stack of input.stacks) {
+    const key: ReconcileKey = `stack:${stack.id}`;
+    const tenant = tenantsById.get(stack.tenantId);
+    if (!tenant) {
+      if (stack.status !== 'error') mark(key, 'tenant missing');
+      continue;
+    }
+    const services = inventory.servicesByStack.get(stack.id) ?? [];
+    const service = services[0];
+    if (services.length > 1) mark(key, 'duplicate services');
+    const desire = effectiveDesire(tenant, stack);
+
+    if (desire === 'delete') {
+      if (!service) {
+        if (stack.status !== 'deleting' || stack.deleteAfter === null || now >= stack.deleteAfter) mark(key, 'deletion pending');
+        continue;
+      }
+      const deadline = readTimeToken(service.description, DELETE_AFTER);
+      if (deadline === undefined) mark(key, 'deletion not scheduled on the service');
+      else if (now >= deadline) mark(key, 'deletion due');
+      else if (mayBeRunning(parseRunState(service.status))) mark(key, 'deleting service still running');
+      else if (stack.status !== 'deleting' || stack.deleteAfter !== deadline) mark(key, 'status not deleting');
+      continue;
+    }
+
+    const plan = plansById.get(tenant.planId);
+    const decision = plan
+      ? policy.decide({
+          tenant,
+          plan,
+          stack,
+          tenantStacks: input.stacks.filter((s) => s.tenantId === tenant.id),
+          hostOwners,
+          routerBaseUrl: input.routerBaseUrl,
+        })
+      : { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
+    if (decision.kind === 'error') {
+      if (stack.status !== 'error' || stack.statusMessage !== decision.message) mark(key, 'invalid stack');
+      continue;
+    }
+    if (!service) {
+      mark(key, 'service missing');
+      continue;
+    }
+    envTargets.push({ stackId: stack.id, serviceUuid: service.uuid, env: decision.env });
+    const why = serviceDrift(stack, tenant, service, decision.hash, decision.composeYaml, policy);
+    if (why) {
+      mark(key, why);
+      continue;
+    }
+    const state = parseRunState(service.status);
+    if (desire === 'run') {
+      if (state !== 'running' && state !== 'degraded') mark(key, `should run but is ${service.status}`);
+      else if (stack.status !== runningStatus(state)) mark(key, `status ${stack.status || 'empty'} but service is ${service.status}`);
+    } else if (mayBeRunning(state)) {
+      mark(key, `should be stopped but is ${service.status}`);
+    } else if (stack.status !== stoppedStatus(desire)) {
+      mark(key, `status ${stack.status || 'empty'}, expected ${stoppedStatus(desire)}`);
+    }
+  }
+
+  // Orphans: our services whose stack record is gone.
+  const stackIds = new Set(input.stacks.map((s) => s.id));
+  let managedServices = 0;
+  const orphans: string[] = [];
+  const newOrphans: string[] = [];
+  const actionable: ReconcileKey[] = [];
+  for (const [stackId, list] of inventory.servicesByStack) {
+    managedServices += list.length;
+    if (stackIds.has(stackId)) continue;
+    orphans.push(stackId);
+    const marked = list.map((s) => readTimeToken(s.description, ORPHANED_AT));
+    if (marked.some((t) => t === undefined)) newOrphans.push(stackId);
+    const needsWork = list.some((s, i) => {
+      const at = marked[i];
+      return at === undefined || mayBeRunning(parseRunState(s.status)) || now >= at + input.deleteRetentionMs;
+    });
+    if (needsWork) actionable.push(`stack:${stackId}`);
+  }
+  let refusal: DriftPlan['refusal'];
+  if (input.stacks.length === 0 && managedServices > 0) {
+    refusal = { guard: 'empty-stacks', message: `PocketBase returned no stacks while ${managedServices} managed services exist` };
+  } else if (newOrphans.length * 5 > managedServices) {
+    refusal = {
+      guard: 'orphan-ratio',
+      message: `${newOrphans.length} of ${managedServices} managed services would become orphans in one resync (limit: a fifth)`,
+    };
+  }
+  return {
+    keys,
+    orphanKeys: refusal ? [] : actionable,
+    orphans,
+    newOrphans,
+    managedServices,
+    refusal,
+    envTargets,
+  };
+}
+
+function serviceDrift(
+  stack: Stack,
+  tenant: Tenant,
+  service: ManagedService,
+  hash: string,
+  composeYaml: string,
+  policy: PolicyPort,
+): string | undefined {
+  if (service.uuid !== stack.coolifyServiceUuid) return 'stored service uuid differs';
+  if (service.description !== formatServiceMarker({ stackId: stack.id, tenantId: tenant.id })) {
+    const extra = parseMarker(service.description)?.extra ?? {};
+    return Object.keys(extra).length > 0 ? `marker carries ${Object.keys(extra).join(', ')}` : 'marker differs';
+  }
+  if (service.name !== serviceName(tenant, stack)) return 'service name differs';
+  if (hash !== stack.appliedHash) return 'applied hash differs';
+  if (service.dockerComposeRaw !== undefined && !policy.composeEquals(composeYaml, service.dockerComposeRaw)) {
+    return 'compose edited in Coolify';
+  }
+  if (stack.deleteAfter !== null) return 'stale delete_after';
+  return undefined;
+}

@@ -1,0 +1,188 @@
+/**
+ * The periodic drift resync: every RESYNC_INTERVAL_SECONDS ±10 % (the first tick too, so replicas
+ * restarted together do not lock-step), one listing of each PocketBase collection plus the Coolify
+ * inventory; keys that differ are enqueued at low priority. It also owns the orphan guard: until a
+ * resync has looked at both sides and found PocketBase plausible, orphans are left alone.
+ */
+import type { Clock } from '../clock.js';
+import type { CoolifyInventory } from '../coolify/inventory.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import type { Redactor } from '../logging/redactor.js';
+import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
+import type { Audit } from './audit.js';
+import type { OrphanGate } from './context.js';
+import { type DriftPlan, type EnvTarget, planDrift } from './drift-plan.js';
+import type { EnqueuePort, PolicyPort, StorePort } from './ports.js';
+
+export interface DriftMetrics {
+  resyncDone(atMs: number, seconds: number): void;
+  guardRefusal(guard: string): void;
+  setOrphans(n: number): void;
+}
+
+export interface DriftOptions {
+  store: StorePort;
+  inventory: CoolifyInventory;
+  policy: PolicyPort;
+  clock: Clock;
+  logger: Logger;
+  redactor: Redactor;
+  audit: Audit;
+  enqueue: EnqueuePort;
+  intervalMs: number;
+  routerBaseUrl: string;
+  deleteRetentionMs: number;
+  eventsRetentionMs: number;
+  metrics?: DriftMetrics;
+  onEnvTargets?: (targets: EnvTarget[]) => void;
+  /** Uniform [0, 1) for the jitter. */
+  random?: () => number;
+}
+
+export interface Snapshot {
+  plans: Plan[];
+  tenants: Tenant[];
+  stacks: Stack[];
+}
+
+export class DriftResync {
+  readonly #o: DriftOptions;
+  readonly #random: () => number;
+  #cancel: (() => void) | undefined;
+  #running: Promise<DriftPlan | undefined> | undefined;
+  #stopped = true;
+  #guard: { allowed: boolean; reason: string } = { allowed: false, reason: 'no resync has completed yet' };
+  #lastSuccessAt: number | null = null;
+  #lastError: string | undefined;
+
+  constructor(options: DriftOptions) {
+    this.#o = options;
+    this.#random = options.random ?? Math.random;
+  }
+
+  readonly gate: OrphanGate = {
+    allowed: () => this.#guard.allowed,
+    reason: () => this.#guard.reason,
+  };
+
+  /** Epoch ms of the last resync that read both sides, or null. */
+  get lastSuccessAt(): number | null {
+    return this.#lastSuccessAt;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#cancel?.();
+    await this.#running?.catch(() => undefined);
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const delay = this.#o.intervalMs * (0.9 + 0.2 * this.#random());
+    this.#cancel = this.#o.clock.schedule(() => {
+      void this.run()
+        .catch(() => undefined)
+        .finally(() => this.#schedule());
+    }, delay);
+  }
+
+  /**
+   * One resync. Concurrent calls share the run in progress. A snapshot from the change feed's own
+   * listing (taken on every PocketBase reconnect) saves listing PocketBase twice.
+   */
+  run(snapshot?: Snapshot): Promise<DriftPlan | undefined> {
+    if (this.#running) return this.#running;
+    this.#running = this.#runOnce(snapshot).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #runOnce(snapshot: Snapshot | undefined): Promise<DriftPlan | undefined> {
+    const o = this.#o;
+    const started = o.clock.now();
+    let plan: DriftPlan;
+    try {
+      const [plans, tenants, stacks] = snapshot
+        ? [snapshot.plans, snapshot.tenants, snapshot.stacks]
+        : await Promise.all([o.store.listPlans(), o.store.listTenants(), o.store.listStacks()]);
+      const inventory = await o.inventory.observe();
+      for (const t of tenants) o.redactor.add(t.routerApiKey);
+      for (const s of stacks) {
+        for (const name of o.policy.secretParams(s.template)) {
+          const v = s.params[name];
+          if (typeof v === 'string' || typeof v === 'number') o.redactor.add(String(v));
+        }
+      }
+      plan = planDrift({
+        plans,
+        tenants,
+        stacks,
+        inventory,
+        policy: o.policy,
+        routerBaseUrl: o.routerBaseUrl,
+        deleteRetentionMs: o.deleteRetentionMs,
+        now: o.clock.now(),
+      });
+    } catch (e) {
+      // Without a complete view of both sides nothing may be concluded about orphans.
+      this.#lastError = errorMessage(e);
+      o.logger.warn('drift resync failed', { error: this.#lastError });
+      throw e;
+    }
+    this.#lastError = undefined;
+    await this.#applyGuard(plan);
+    for (const [key, why] of plan.keys) {
+      o.logger.debug('drift', { subject: key, reason: why });
+      o.enqueue(key, 'low');
+    }
+    for (const key of plan.orphanKeys) o.enqueue(key, 'low');
+    o.onEnvTargets?.(plan.envTargets);
+    try {
+      const pruned = await o.store.pruneEvents(o.clock.now() - o.eventsRetentionMs);
+      if (pruned > 0) o.logger.info('pruned old reconcile events', { count: pruned });
+    } catch (e) {
+      o.logger.warn('could not prune reconcile events', { error: errorMessage(e) });
+    }
+    const done = o.clock.now();
+    this.#lastSuccessAt = done;
+    o.metrics?.resyncDone(done, (done - started) / 1000);
+    o.metrics?.setOrphans(plan.orphans.length);
+    o.logger.info('drift resync done', {
+      differing: plan.keys.size,
+      orphans: plan.orphans.length,
+      managedServices: plan.managedServices,
+    });
+    return plan;
+  }
+
+  async #applyGuard(plan: DriftPlan): Promise<void> {
+    const o = this.#o;
+    if (!plan.refusal) {
+      if (!this.#guard.allowed && this.#lastSuccessAt !== null) o.logger.info('orphan guard lifted');
+      this.#guard = { allowed: true, reason: '' };
+      return;
+    }
+    const wasAllowed = this.#guard.allowed || this.#lastSuccessAt === null;
+    const { guard, message } = plan.refusal;
+    this.#guard = { allowed: false, reason: message };
+    o.metrics?.guardRefusal(guard);
+    o.logger.warn(`refusing to act on orphaned services: ${message}`, { guard, orphans: plan.orphans.length });
+    if (wasAllowed) {
+      // One audit event when the guard trips, not one per resync while it stays tripped.
+      const subject: ReconcileKey = `stack:${plan.newOrphans[0] ?? plan.orphans[0] ?? 'unknown'}`;
+      await o.audit.record(subject, 'refuse', 'error', `refusing to act on orphaned services: ${message}`);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * What the reconcilers need from their collaborators, stated narrowly so each side can be
+ * replaced (a real PocketBase store, a templates catalog) without the reconcilers knowing how.
+ * The real implementations live in src/pocketbase, src/templates and src/queue.
+ */
+import type {
+  Plan,
+  ReconcileEvent,
+  ReconcileKey,
+  Stack,
+  StackStatusPatch,
+  Tenant,
+  TenantStatusPatch,
+} from '../pocketbase/types.js';
+import type { StackDecision, StackDecisionInput } from '../templates/types.js';
+
+export interface StorePort {
+  getPlan(id: string): Promise<Plan | null>;
+  getTenant(id: string): Promise<Tenant | null>;
+  getStack(id: string): Promise<Stack | null>;
+  listPlans(): Promise<Plan[]>;
+  listTenants(): Promise<Tenant[]>;
+  listStacks(): Promise<Stack[]>;
+  listStacksOfTenant(tenantId: string): Promise<Stack[]>;
+  updateTenant(id: string, patch: TenantStatusPatch): Promise<unknown>;
+  updateStack(id: string, patch: StackStatusPatch): Promise<unknown>;
+  /** 404 counts as success. */
+  deleteStack(id: string): Promise<unknown>;
+  addEvent(event: ReconcileEvent): Promise<unknown>;
+  /** Deletes reconcile_events created before `olderThanMs` (epoch ms); returns how many. */
+  pruneEvents(olderThanMs: number): Promise<number>;
+}
+
+/** Template policy: pure functions over the loaded catalog. */
+export interface PolicyPort {
+  decide(input: StackDecisionInput): StackDecision;
+  /** Host → owning stack id, oldest claim first, over every tenant's stacks. */
+  hostOwners(entries: { tenant: Tenant; stack: Stack }[]): ReadonlyMap<string, string>;
+  /** Compose texts equal as parsed structures, ignoring what Coolify rewrites. */
+  composeEquals(a: string, b: string): boolean;
+  /** Names of the template's params marked `secret` (empty for an unknown template). */
+  secretParams(templateName: string): string[];
+}
+
+export type Priority = 'high' | 'low';
+
+export interface EnqueuePort {
+  (key: ReconcileKey, priority?: Priority): void;
+}
