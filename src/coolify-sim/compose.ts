@@ -1,0 +1,166 @@
+import { dump, load } from 'js-yaml';
+import { Reply, SERVER_ERROR, validationFailed } from './http.js';
+import { randomSecret } from './ids.js';
+import type { SimService, SimState, SimSubResource } from './state.js';
+
+/**
+ * What Coolify does with `docker_compose_raw` (notes §5.2): strict base64 of UTF-8, YAML parse
+ * (a parse error escapes as a 500), injection checks on service names and volumes, then a
+ * re-dump. The stored text is therefore never the submitted bytes.
+ */
+
+const BASE64_ERROR = 'The docker_compose_raw should be base64 encoded.';
+
+/** `base64_encode(base64_decode($s, true)) === $s`, plus valid UTF-8. */
+export function decodeStrictBase64(encoded: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded)) return undefined;
+  const bytes = Buffer.from(encoded, 'base64');
+  if (bytes.toString('base64') !== encoded) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const FORBIDDEN = ['`', '$(', '|', '&', ';', '\n', '\r', '\t', '>', '<'];
+
+function hasInjection(value: string, allowVariables: boolean): boolean {
+  if (FORBIDDEN.some((f) => value.includes(f))) return true;
+  if (!value.includes('${')) return false;
+  if (!allowVariables) return true;
+  // Allowed: a whole `${VAR}` / `${VAR:-default}`, or `${VAR}/path`.
+  return !/^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}(\/[^$]*)?$/.test(value);
+}
+
+function volumeParts(volume: unknown): { source: string; target: string; text: string } | undefined {
+  if (typeof volume === 'string') {
+    const [source = '', target = ''] = volume.split(':');
+    return { source, target, text: volume };
+  }
+  if (isObj(volume)) {
+    const source = typeof volume.source === 'string' ? volume.source : '';
+    const target = typeof volume.target === 'string' ? volume.target : '';
+    return { source, target, text: JSON.stringify(volume) };
+  }
+  return undefined;
+}
+
+export interface ParsedCompose {
+  /** Re-dumped YAML, as stored in `docker_compose_raw`. */
+  raw: string;
+  services: Map<string, Obj>;
+  tree: Obj;
+}
+
+/** Decodes, parses and checks; throws a Reply with Coolify's answer on failure. */
+export function parseComposeBase64(encoded: unknown): ParsedCompose {
+  if (typeof encoded !== 'string') throw validationFailed({ docker_compose_raw: ['The docker compose raw field must be a string.'] });
+  const text = decodeStrictBase64(encoded);
+  if (text === undefined) throw validationFailed({ docker_compose_raw: BASE64_ERROR });
+  return parseComposeText(text);
+}
+
+export function parseComposeText(text: string): ParsedCompose {
+  let tree: unknown;
+  try {
+    tree = load(text);
+  } catch {
+    // Yaml::parse without try/catch in the controller (notes §5.2, inferred).
+    throw new Reply(500, SERVER_ERROR);
+  }
+  if (!isObj(tree) || !isObj(tree.services)) {
+    throw validationFailed({ docker_compose_raw: 'Docker Compose file must contain a "services" section' });
+  }
+  const services = new Map<string, Obj>();
+  for (const [name, def] of Object.entries(tree.services)) {
+    if (hasInjection(name, false)) {
+      throw validationFailed({ docker_compose_raw: `Invalid Docker Compose service name: ${name}` });
+    }
+    const svc = isObj(def) ? def : {};
+    const volumes = Array.isArray(svc.volumes) ? svc.volumes : [];
+    for (const v of volumes) {
+      const parts = volumeParts(v);
+      if (parts && (hasInjection(parts.source, true) || hasInjection(parts.target, false))) {
+        throw validationFailed({ docker_compose_raw: `Invalid Docker volume definition: ${parts.text}` });
+      }
+    }
+    services.set(name, svc);
+  }
+  return { raw: dump(tree, { indent: 2, lineWidth: -1 }), services, tree };
+}
+
+/** Coolify's generated compose: container names pinned to the service uuid, restart defaulted. */
+export function generateCompose(parsed: ParsedCompose, serviceUuid: string): string {
+  const tree = structuredClone(parsed.tree);
+  const services = tree.services as Obj;
+  for (const [name, def] of Object.entries(services)) {
+    const svc: Obj = isObj(def) ? def : {};
+    svc.container_name = `${name}-${serviceUuid}`;
+    svc.restart ??= 'unless-stopped';
+    const labels = Array.isArray(svc.labels) ? [...(svc.labels as unknown[])] : isObj(svc.labels) ? Object.entries(svc.labels).map(([k, v]) => `${k}=${String(v)}`) : [];
+    labels.push('coolify.managed=true', `coolify.service.subName=${name}`, `coolify.name=${name}-${serviceUuid}`);
+    svc.labels = labels;
+    services[name] = svc;
+  }
+  return dump(tree, { indent: 2, lineWidth: -1 });
+}
+
+const DATABASE_IMAGE = /^(?:[\w.-]+\/)*(postgres|postgis|mysql|mariadb|mongo|redis|keydb|dragonfly|clickhouse)(?::|$)/i;
+const MAGIC_VARIABLE = /\$\{?(SERVICE_(?:PASSWORD|PASSWORDWITHSYMBOLS|USER|BASE64|REALBASE64|HEX)(?:_[A-Z0-9_]+)?)/g;
+
+/**
+ * `$service->parse()`: one sub-resource per compose service, created when missing. Rows for
+ * services removed from the compose are kept (the parser never deletes them; notes §5.4,
+ * inferred), so they keep reporting their last status. Referenced SERVICE_PASSWORD_* style
+ * variables are generated once.
+ */
+export function applyCompose(state: SimState, service: SimService, parsed: ParsedCompose, now: number): void {
+  service.composeRaw = parsed.raw;
+  service.compose = generateCompose(parsed, service.uuid);
+  for (const [name, def] of parsed.services) {
+    const image = typeof def.image === 'string' ? def.image : '';
+    const existing = service.subs.find((s) => s.name === name);
+    if (existing) {
+      existing.image = image;
+      existing.excluded = def.restart === 'no' || def.exclude_from_hc === true;
+      continue;
+    }
+    const sub: SimSubResource = {
+      id: state.nextId('service_subs'),
+      uuid: state.newUuid(),
+      name,
+      kind: DATABASE_IMAGE.test(image) ? 'database' : 'application',
+      image,
+      fqdn: null,
+      status: 'exited',
+      excluded: def.restart === 'no' || def.exclude_from_hc === true,
+      createdAt: now,
+      updatedAt: now,
+    };
+    service.subs.push(sub);
+  }
+  for (const m of parsed.raw.matchAll(MAGIC_VARIABLE)) {
+    const key = m[1];
+    if (!key || service.envs.some((e) => e.key === key)) continue;
+    service.envs.push({
+      id: state.nextId('environment_variables'),
+      uuid: state.newUuid(),
+      key,
+      value: randomSecret(key.startsWith('SERVICE_USER') ? 16 : 32),
+      isLiteral: false,
+      isMultiline: false,
+      isShownOnce: false,
+      isPreview: false,
+      comment: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+  }
+}

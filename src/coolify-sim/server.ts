@@ -1,0 +1,160 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SimApp, type RequestLogEntry } from './app.js';
+import type { Ability, SimTokenConfig } from './auth.js';
+import { SimEdits } from './edits.js';
+import { SimFaults } from './faults.js';
+import type { SimResponse } from './http.js';
+import { newToken } from './ids.js';
+import { SimLifecycle } from './lifecycle.js';
+import { SimState } from './state.js';
+import { Throttle, type ThrottleOptions } from './throttle.js';
+
+export interface CoolifySimOptions {
+  /** Port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /** Bearer token of the main user; generated (`<id>|<secret>`) when absent. */
+  token?: string;
+  /** Abilities of the main token. Default `['root']`. */
+  abilities?: Ability[];
+  /** More tokens, e.g. a read-only one for permission tests. */
+  extraTokens?: SimTokenConfig[];
+  /** Lag of queued jobs (start, stop, delete) in ms. Default 50; 0 runs them synchronously. */
+  lagMs?: number;
+  /** Per-user throttle. Default Coolify's 200 per 60 s. */
+  rateLimit?: ThrottleOptions;
+  /** Destinations on the server. Default 1; more exercises the destination_uuid rules. */
+  destinations?: number;
+  /** Text of GET /version. Default 4.3.11. */
+  version?: string;
+}
+
+export interface CoolifySim {
+  /** Base URL, without /api/v1 (what COOLIFY_URL holds). */
+  url: string;
+  token: string;
+  serverUuid: string;
+  destinationUuid: string;
+  state: SimState;
+  requestLog: RequestLogEntry[];
+  faults: SimFaults;
+  edits: SimEdits;
+  /** Adds a token at run time (e.g. a second user). */
+  addToken(config: SimTokenConfig): void;
+  close(): Promise<void>;
+}
+
+const HTML_ERROR_TITLES: Record<number, string> = { 429: 'Too Many Requests', 500: 'Server Error', 503: 'Service Unavailable' };
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, r: SimResponse, acceptsJson: boolean): void {
+  const headers: Record<string, string> = { ...r.headers };
+  let payload: string;
+  if (r.text !== undefined) {
+    headers['Content-Type'] = 'text/html; charset=UTF-8';
+    payload = r.text;
+  } else if (!acceptsJson && HTML_ERROR_TITLES[r.status]) {
+    // Laravel renders framework errors as HTML unless the request expects JSON (notes §2).
+    headers['Content-Type'] = 'text/html; charset=UTF-8';
+    payload = `<!DOCTYPE html><html><head><title>${HTML_ERROR_TITLES[r.status]}</title></head><body>${r.status} | ${HTML_ERROR_TITLES[r.status]}</body></html>`;
+  } else {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(r.body ?? null);
+  }
+  res.writeHead(r.status, headers);
+  res.end(payload);
+}
+
+/** Starts the simulator on 127.0.0.1 with one server and its destination(s). */
+export async function startCoolifySim(options: CoolifySimOptions = {}): Promise<CoolifySim> {
+  const now = () => Date.now();
+  const state = new SimState();
+  const created = now();
+  const server = { id: state.nextId('servers'), uuid: state.newUuid(), name: 'localhost', ip: '127.0.0.1', wildcardDomain: '127.0.0.1.sslip.io' };
+  state.servers.push(server);
+  const destinationCount = options.destinations ?? 1;
+  for (let i = 0; i < destinationCount; i++) {
+    state.destinations.push({
+      id: state.nextId('destinations'),
+      uuid: state.newUuid(),
+      name: i === 0 ? 'localhost-coolify' : `localhost-coolify-${i + 1}`,
+      network: i === 0 ? 'coolify' : `coolify-${i + 1}`,
+      serverId: server.id,
+      createdAt: created,
+      updatedAt: created,
+    });
+  }
+
+  const token = options.token ?? newToken(1);
+  const tokens: SimTokenConfig[] = [{ token, abilities: options.abilities ?? ['root'], user: 'owner' }, ...(options.extraTokens ?? [])];
+  const lifecycle = new SimLifecycle(state, options.lagMs ?? 50, now);
+  const faults = new SimFaults();
+  const app = new SimApp({
+    state,
+    lifecycle,
+    tokens,
+    throttle: new Throttle(options.rateLimit ?? { limit: 200 }),
+    faults,
+    version: options.version ?? '4.3.11',
+    now,
+  });
+
+  const httpServer = createServer((req, res) => {
+    void (async () => {
+      try {
+        const url = new URL(req.url ?? '/', 'http://sim.invalid');
+        const outcome = await app.handle({
+          method: (req.method ?? 'GET').toUpperCase(),
+          path: url.pathname,
+          query: url.searchParams,
+          headers: req.headers,
+          rawBody: await readBody(req),
+        });
+        if ('drop' in outcome) {
+          req.socket.destroy();
+          return;
+        }
+        if ('malformed' in outcome) {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{"uuid": "trunc');
+          return;
+        }
+        send(res, outcome, String(req.headers.accept ?? '').includes('json'));
+      } catch (e) {
+        app.lastError = e;
+        if (!res.headersSent) send(res, { status: 500, body: { message: 'Server Error' } }, true);
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const destination = state.destinations[0];
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token,
+    serverUuid: server.uuid,
+    destinationUuid: destination?.uuid ?? '',
+    state,
+    requestLog: app.requestLog,
+    faults,
+    edits: new SimEdits(state, lifecycle, now),
+    addToken: (config) => tokens.push(config),
+    close: async () => {
+      lifecycle.close();
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}

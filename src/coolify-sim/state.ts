@@ -1,0 +1,219 @@
+import { newPublicId } from './ids.js';
+import { aggregateStatus } from './status.js';
+
+/**
+ * The simulator's world: plain records and lookups, no HTTP and no timers. Handlers, lifecycle
+ * jobs and hand edits mutate it; tests read it to assert the state of the world.
+ */
+
+export interface SimProject {
+  id: number;
+  uuid: string;
+  name: string;
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SimEnvironment {
+  id: number;
+  uuid: string;
+  name: string;
+  projectId: number;
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SimServer {
+  id: number;
+  uuid: string;
+  name: string;
+  ip: string;
+  /** Generated hosts go to `<name>-<service uuid>.<wildcard>`. */
+  wildcardDomain: string;
+}
+
+export interface SimDestination {
+  id: number;
+  uuid: string;
+  name: string;
+  network: string;
+  serverId: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A ServiceApplication or ServiceDatabase: one per compose service. */
+export interface SimSubResource {
+  id: number;
+  uuid: string;
+  name: string;
+  kind: 'application' | 'database';
+  image: string;
+  /** Comma-separated URL list, applications only. */
+  fqdn: string | null;
+  /** `<state>[:<health>]` as Coolify stores it per container group. */
+  status: string;
+  excluded: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SimEnvVar {
+  id: number;
+  uuid: string;
+  key: string;
+  value: string | null;
+  isLiteral: boolean;
+  isMultiline: boolean;
+  isShownOnce: boolean;
+  isPreview: boolean;
+  comment: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SimService {
+  id: number;
+  uuid: string;
+  name: string;
+  description: string | null;
+  environmentId: number;
+  serverId: number;
+  destinationId: number;
+  /** Compose as Coolify stores it: parsed and re-dumped YAML. */
+  composeRaw: string;
+  /** Coolify's generated compose (container_name rewritten, restart defaulted). */
+  compose: string;
+  connectToDockerNetwork: boolean;
+  isContainerLabelEscapeEnabled: boolean;
+  subs: SimSubResource[];
+  envs: SimEnvVar[];
+  /** A StartService activity is queued or running (status reads `starting:unhealthy`). */
+  activityQueued: boolean;
+  /** DELETE accepted; the row stays visible until the job runs. */
+  deletionQueued: boolean;
+  /** Query flags of the accepted DELETE (`delete_volumes` …), for tests to assert on. */
+  deletionOptions?: Record<string, boolean>;
+  /** Bumped by every lifecycle request so a superseded job's later steps do nothing. */
+  generation: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export class SimState {
+  projects: SimProject[] = [];
+  environments: SimEnvironment[] = [];
+  servers: SimServer[] = [];
+  destinations: SimDestination[] = [];
+  services: SimService[] = [];
+  #ids = new Map<string, number>();
+
+  /** Auto-increment ids per table, like the database's. */
+  nextId(table: string): number {
+    const next = (this.#ids.get(table) ?? 0) + 1;
+    this.#ids.set(table, next);
+    return next;
+  }
+
+  newUuid(): string {
+    return newPublicId();
+  }
+
+  project(uuid: string): SimProject | undefined {
+    return this.projects.find((p) => p.uuid === uuid);
+  }
+
+  projectById(id: number): SimProject | undefined {
+    return this.projects.find((p) => p.id === id);
+  }
+
+  environmentsOf(projectId: number): SimEnvironment[] {
+    return this.environments.filter((e) => e.projectId === projectId);
+  }
+
+  environmentById(id: number): SimEnvironment | undefined {
+    return this.environments.find((e) => e.id === id);
+  }
+
+  /** Exact name match first, then uuid (notes §3). */
+  environmentByNameOrUuid(projectId: number, nameOrUuid: string): SimEnvironment | undefined {
+    const envs = this.environmentsOf(projectId);
+    return envs.find((e) => e.name === nameOrUuid) ?? envs.find((e) => e.uuid === nameOrUuid);
+  }
+
+  server(uuid: string): SimServer | undefined {
+    return this.servers.find((s) => s.uuid === uuid);
+  }
+
+  serverById(id: number): SimServer | undefined {
+    return this.servers.find((s) => s.id === id);
+  }
+
+  destinationsOf(serverId: number): SimDestination[] {
+    return this.destinations.filter((d) => d.serverId === serverId);
+  }
+
+  service(uuid: string): SimService | undefined {
+    return this.services.find((s) => s.uuid === uuid);
+  }
+
+  servicesIn(environmentId: number): SimService[] {
+    return this.services.filter((s) => s.environmentId === environmentId);
+  }
+
+  servicesOfProject(projectId: number): SimService[] {
+    const envIds = new Set(this.environmentsOf(projectId).map((e) => e.id));
+    return this.services.filter((s) => envIds.has(s.environmentId));
+  }
+
+  /** The service status Coolify would report now, e.g. `running:healthy` (notes §6). */
+  statusOf(service: SimService): string {
+    return aggregateStatus(service.subs, service.activityQueued);
+  }
+
+  /** Project of a service, through its environment. */
+  projectOfService(service: SimService): SimProject | undefined {
+    const env = this.environmentById(service.environmentId);
+    return env ? this.projectById(env.projectId) : undefined;
+  }
+
+  createProject(input: { name: string; description: string }, now: number): SimProject {
+    const project: SimProject = {
+      id: this.nextId('projects'),
+      uuid: this.newUuid(),
+      name: input.name,
+      description: input.description,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.projects.push(project);
+    // Project::booted() creates the `production` environment (notes §3).
+    this.createEnvironment(project, 'production', now);
+    return project;
+  }
+
+  createEnvironment(project: SimProject, name: string, now: number): SimEnvironment {
+    const env: SimEnvironment = {
+      id: this.nextId('environments'),
+      uuid: this.newUuid(),
+      name,
+      projectId: project.id,
+      description: '',
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.environments.push(env);
+    return env;
+  }
+
+  deleteProject(project: SimProject): void {
+    this.projects = this.projects.filter((p) => p !== project);
+    this.environments = this.environments.filter((e) => e.projectId !== project.id);
+  }
+
+  removeService(service: SimService): void {
+    this.services = this.services.filter((s) => s !== service);
+  }
+}
