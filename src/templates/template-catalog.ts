@@ -87,15 +87,21 @@ function yamlProblem(e: unknown): string {
   return `not valid YAML: ${message}${hint}`;
 }
 
-/** Loads one template directory; returns the definition or the problems that keep it out. */
-export async function loadTemplate(dir: string, name: string): Promise<{ template?: TemplateDefinition; problems: TemplateProblem[] }> {
+/**
+ * Checks one template from its two file texts (or the read error for a missing file) and returns
+ * the definition or the problems that keep it out.
+ */
+export function templateFromSources(
+  name: string,
+  manifestText: string | { error: string },
+  composeText: string | { error: string },
+): { template?: TemplateDefinition; problems: TemplateProblem[] } {
   const problems: TemplateProblem[] = [];
   const add = (file: string, message: string): void => {
     problems.push({ template: name, file: `${name}/${file}`, message });
   };
 
   let manifest: TemplateManifest | undefined;
-  const manifestText = await readText(join(dir, name, MANIFEST_FILE));
   if (typeof manifestText !== 'string') add(MANIFEST_FILE, manifestText.error);
   else {
     try {
@@ -108,7 +114,6 @@ export async function loadTemplate(dir: string, name: string): Promise<{ templat
   }
 
   let compose: Record<string, unknown> | undefined;
-  const composeText = await readText(join(dir, name, COMPOSE_FILE));
   if (typeof composeText !== 'string') add(COMPOSE_FILE, composeText.error);
   else {
     try {
@@ -139,6 +144,23 @@ export async function loadTemplate(dir: string, name: string): Promise<{ templat
   return { template: deepFreeze({ ...manifest, compose }), problems };
 }
 
+/** Loads one template directory. */
+export async function loadTemplate(dir: string, name: string): Promise<{ template?: TemplateDefinition; problems: TemplateProblem[] }> {
+  const [manifestText, composeText] = await Promise.all([readText(join(dir, name, MANIFEST_FILE)), readText(join(dir, name, COMPOSE_FILE))]);
+  return templateFromSources(name, manifestText, composeText);
+}
+
+/** A catalog from already checked templates and problems (tests, tools). */
+export function catalogOf(dir: string, templates: readonly TemplateDefinition[], problems: readonly TemplateProblem[] = []): TemplateCatalog {
+  const byName = new Map(templates.map((t) => [t.name, t]));
+  return {
+    dir,
+    get: (name) => byName.get(name),
+    names: () => [...byName.keys()].sort(),
+    problems,
+  };
+}
+
 export async function loadTemplateCatalog(dir: string): Promise<TemplateCatalog> {
   const templates = new Map<string, TemplateDefinition>();
   const problems: TemplateProblem[] = [];
@@ -154,10 +176,5 @@ export async function loadTemplateCatalog(dir: string): Promise<TemplateCatalog>
     problems.push(...loaded.problems);
     if (loaded.template) templates.set(name, loaded.template);
   }
-  return {
-    dir,
-    get: (name) => templates.get(name),
-    names: () => [...templates.keys()].sort(),
-    problems,
-  };
+  return catalogOf(dir, [...templates.values()], problems);
 }
