@@ -21,6 +21,7 @@ import PQueue from 'p-queue';
 import { systemClock, type Clock } from '../clock.js';
 import { coerceError, TerminalError } from '../errors.js';
 import { Backoff } from './backoff.js';
+import { KeyFifo } from './key-fifo.js';
 import { QueueShutdownError, ReconcileTimeoutError } from './queue-errors.js';
 
 /** high = a real change (realtime event, admin edit); low = resync and poll work. */
@@ -93,13 +94,14 @@ export class WorkQueue {
   readonly #timeoutMs: number | undefined;
   readonly #lowEvery: number;
   readonly #onDone: ((event: DoneEvent) => void) | undefined;
+  readonly #concurrency: number;
   readonly #pq: PQueue;
+  /** p-queue tasks added but not yet started; each one takes the best ready key when it starts. */
+  #tasksWaiting = 0;
 
-  // A key is in at most one of #high, #low, #processing at a time. Map insertion order is FIFO order;
-  // the value is the enqueue time (ms). Invariant: #high.size + #low.size equals the number of
-  // p-queue tasks not yet started, because each ready key is paired with exactly one task.
-  readonly #high = new Map<string, number>();
-  readonly #low = new Map<string, number>();
+  // A key is in at most one of #high, #low, #processing at a time.
+  readonly #high = new KeyFifo();
+  readonly #low = new KeyFifo();
   readonly #processing = new Map<string, Running>();
   /** Keys added while running, with the strongest priority asked for: they run again afterwards. */
   readonly #dirty = new Map<string, Priority>();
@@ -129,6 +131,7 @@ export class WorkQueue {
     this.#timeoutMs = timeout;
     this.#lowEvery = lowEvery;
     this.#onDone = options.onDone;
+    this.#concurrency = concurrency;
     this.#pq = new PQueue({ concurrency, autoStart: false });
   }
 
@@ -179,9 +182,9 @@ export class WorkQueue {
     if (this.#low.has(key)) {
       if (priority === 'high') {
         // Keeps the original enqueue time; the key now competes in the high FIFO.
-        const since = this.#low.get(key) ?? this.#clock.now();
+        const since = this.#low.since(key) ?? this.#clock.now();
         this.#low.delete(key);
-        this.#high.set(key, since);
+        this.#high.push(key, since);
       }
       return false;
     }
@@ -228,6 +231,7 @@ export class WorkQueue {
     this.#dirty.clear();
     // Dropped tasks would find no key anyway; clearing them lets p-queue go idle.
     this.#pq.clear();
+    this.#tasksWaiting = 0;
     this.#checkIdle();
     if (await this.#waitForRunning(deadlineMs)) return;
     for (const [key, running] of this.#processing) running.controller.abort(new QueueShutdownError(key));
@@ -287,22 +291,38 @@ export class WorkQueue {
   }
 
   #enqueue(key: string, priority: Priority): void {
-    (priority === 'high' ? this.#high : this.#low).set(key, this.#clock.now());
-    // The task picks whichever key is best when it starts, not necessarily this one; the pairing
-    // only keeps the number of tasks equal to the number of ready keys.
-    this.#pq.add(() => this.#runNext()).catch(() => {});
+    (priority === 'high' ? this.#high : this.#low).push(key, this.#clock.now());
+    this.#pump();
+  }
+
+  /**
+   * Hands work to p-queue lazily: never more unstarted tasks than ready keys, and no more tasks than
+   * workers. p-queue's internal queue shifts an array (O(n) per task), so a 10k-key resync must stay
+   * in our FIFOs rather than become 10k p-queue entries. Called on every enqueue and after every run,
+   * so a ready key is never left without a task to pick it.
+   */
+  #pump(): void {
+    while (this.#tasksWaiting < this.depth && this.#tasksWaiting + this.#processing.size < this.#concurrency) {
+      this.#tasksWaiting++;
+      this.#pq
+        .add(() => {
+          this.#tasksWaiting--;
+          return this.#runNext();
+        })
+        .catch(() => {});
+    }
   }
 
   #pick(): { key: string; priority: Priority } | undefined {
-    const high = firstKey(this.#high);
-    const low = firstKey(this.#low);
+    const high = this.#high.peek();
+    const low = this.#low.peek();
     if (high !== undefined && (low === undefined || this.#highStreak < this.#lowEvery - 1)) {
-      this.#high.delete(high);
+      this.#high.shift();
       this.#highStreak = low === undefined ? 0 : this.#highStreak + 1;
       return { key: high, priority: 'high' };
     }
     if (low !== undefined) {
-      this.#low.delete(low);
+      this.#low.shift();
       this.#highStreak = 0;
       return { key: low, priority: 'low' };
     }
@@ -327,6 +347,7 @@ export class WorkQueue {
         this.#dirty.delete(key);
         if (!this.#closing) this.#enqueue(key, again);
       }
+      if (!this.#closing) this.#pump();
       this.#checkIdle();
     }
   }
@@ -404,9 +425,4 @@ export class WorkQueue {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-function firstKey(map: Map<string, number>): string | undefined {
-  for (const key of map.keys()) return key;
-  return undefined;
 }

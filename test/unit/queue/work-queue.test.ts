@@ -409,6 +409,56 @@ describe('WorkQueue: priorities', () => {
   });
 });
 
+describe('WorkQueue: priority of follow-up runs', () => {
+  it('retries a failed low-priority run at low priority, behind real changes', async () => {
+    const { h, queue, advance } = setup();
+    queue.start();
+    queue.add('resync:a', { priority: 'low' });
+    await flush();
+    h.fail('resync:a');
+    await flush();
+    queue.add('busy');
+    await flush();
+    await advance(1000); // the retry of resync:a becomes ready while busy runs
+    queue.add('change:b', { priority: 'high' });
+    h.finish('busy');
+    await flush();
+    expect(h.runningKeys()).toEqual(['change:b']);
+    h.finish('change:b');
+    await flush();
+    expect(h.runningKeys()).toEqual(['resync:a']);
+    expect(h.call('resync:a').attempt).toBe(2);
+  });
+
+  it('runs a polled key (requeueAfter) at low priority', async () => {
+    const { h, queue, advance } = setup();
+    queue.start();
+    queue.add('stack:deploying');
+    await flush();
+    h.finish('stack:deploying', { requeueAfterMs: 15_000 });
+    queue.add('busy');
+    await advance(15_000);
+    queue.add('change:b');
+    h.finish('busy');
+    await flush();
+    expect(h.runningKeys()).toEqual(['change:b']);
+  });
+
+  it('lets a high add upgrade a pending poll timer', async () => {
+    const { h, queue, advance } = setup();
+    queue.start();
+    queue.add('busy');
+    await flush();
+    queue.addAfter('stack:a', 1000);
+    queue.addAfter('stack:a', 5000, { priority: 'high' });
+    await advance(1000);
+    queue.add('change:b');
+    h.finish('busy');
+    await flush();
+    expect(h.runningKeys()).toEqual(['stack:a']);
+  });
+});
+
 describe('WorkQueue: per-reconcile timeout', () => {
   it('aborts the signal at the timeout and counts the run as a failure with backoff', async () => {
     const { h, queue, done, advance } = setup({ reconcileTimeoutMs: 30_000 });
@@ -539,6 +589,63 @@ describe('WorkQueue: shutdown', () => {
     await first;
     queue.start();
     expect(queue.add('a')).toBe(false);
+  });
+});
+
+describe('WorkQueue: randomised schedule', () => {
+  it('never overlaps a key, never exceeds the worker limit, and never loses an add', async () => {
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)] as T;
+    const clock = new ManualClock();
+    const h = new HandlerHarness();
+    const events: Array<['add' | 'start', string]> = [];
+    const concurrency = 3;
+    const queue = new WorkQueue(
+      (key, ctx) => {
+        events.push(['start', key]);
+        return h.handler(key, ctx);
+      },
+      { concurrency, clock, random: rnd, backoff: { baseMs: 100, maxMs: 2000 }, lowPriorityEvery: 3 },
+    );
+    const keys = Array.from({ length: 12 }, (_, i) => `stack:${i}`);
+    queue.start();
+    for (let step = 0; step < 3000; step++) {
+      const r = rnd();
+      if (r < 0.45) {
+        const key = pick(keys);
+        // A high add always leads to a run; a low add may be absorbed by a pending retry, which runs later.
+        queue.add(key, { priority: rnd() < 0.5 ? 'high' : 'low' });
+        events.push(['add', key]);
+      } else if (r < 0.85 && h.running.length > 0) {
+        const call = pick(h.running);
+        const outcome = rnd();
+        if (outcome < 0.6) call.settle({});
+        else if (outcome < 0.8) call.settle({ error: new Error('transient') });
+        else call.settle({ result: { requeueAfterMs: 50 + Math.floor(rnd() * 500) } });
+      } else {
+        clock.advance(Math.floor(rnd() * 300));
+      }
+      await flush();
+      expect(h.running.length).toBeLessThanOrEqual(concurrency);
+    }
+    // Drain: succeed everything, let timers fire, until nothing is left.
+    for (let i = 0; i < 500 && (queue.depth > 0 || queue.inFlight > 0 || queue.delayed > 0); i++) {
+      for (const call of [...h.running]) call.settle({});
+      clock.advance(5000);
+      await flush();
+    }
+    expect([queue.depth, queue.inFlight, queue.delayed]).toEqual([0, 0, 0]);
+    expect(h.overlaps).toEqual([]);
+    expect(h.maxParallel).toBe(concurrency);
+    for (const key of keys) {
+      const lastAdd = events.map(([kind, k]) => kind === 'add' && k === key).lastIndexOf(true);
+      const lastStart = events.map(([kind, k]) => kind === 'start' && k === key).lastIndexOf(true);
+      expect({ key, ranAfterLastAdd: lastStart > lastAdd }).toEqual({ key, ranAfterLastAdd: true });
+    }
   });
 });
 
