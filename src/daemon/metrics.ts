@@ -26,6 +26,12 @@ export interface CoolifyRequestInfo {
   durationMs?: number;
 }
 
+/** What the queue gauges read at scrape time (WorkQueue satisfies it). */
+export interface QueueGaugeSource {
+  readonly depth: number;
+  readonly inFlight: number;
+}
+
 export interface MetricsOptions {
   /** Guard names to pre-initialise at 0. @default DEFAULT_GUARDS */
   guards?: readonly string[];
@@ -46,6 +52,7 @@ export class Metrics {
   readonly #guardRefusals: Counter<'guard'>;
   readonly #orphans: Gauge;
   readonly #envCheckPeriod: Gauge;
+  #queueSource: QueueGaugeSource | undefined;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -66,11 +73,17 @@ export class Metrics {
       name: 'cf_queue_depth',
       help: 'Keys waiting in the work queue (not counting running or delayed keys).',
       registers,
+      collect: () => {
+        if (this.#queueSource) this.#queueDepth.set(this.#queueSource.depth);
+      },
     });
     this.#queueInFlight = new Gauge({
       name: 'cf_queue_in_flight',
       help: 'Reconciles running now.',
       registers,
+      collect: () => {
+        if (this.#queueSource) this.#queueInFlight.set(this.#queueSource.inFlight);
+      },
     });
     this.#coolifyRequests = new Counter({
       name: 'cf_coolify_requests_total',
@@ -132,6 +145,14 @@ export class Metrics {
   observeReconcile(kind: ReconcileKind, result: ReconcileOutcome, seconds: number): void {
     this.#reconciles.inc({ kind, result });
     this.#reconcileDuration.observe({ kind }, nonNegative(seconds));
+  }
+
+  /**
+   * Reads depth and in-flight from `source` at every scrape, so the gauges are exact without the
+   * caller pushing updates on every add. `setQueue` still works for callers that push.
+   */
+  trackQueue(source: QueueGaugeSource): void {
+    this.#queueSource = source;
   }
 
   setQueue(depth: number, inFlight: number): void {

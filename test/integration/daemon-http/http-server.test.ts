@@ -3,6 +3,7 @@ import { ManualClock } from '../../../src/clock.js';
 import { Metrics } from '../../../src/daemon/metrics.js';
 import { startHttpServer, type RunningHttpServer } from '../../../src/daemon/http-server.js';
 import { Redactor } from '../../../src/logging/redactor.js';
+import { WorkQueue } from '../../../src/queue/work-queue.js';
 
 const servers: RunningHttpServer[] = [];
 afterEach(async () => {
@@ -170,6 +171,29 @@ describe('daemon HTTP server over loopback', () => {
     expect(value('cf_guard_refusals_total{guard="empty-stacks"}')).toBe(1);
     expect(value('cf_orphans')).toBe(2);
     expect(value('cf_env_check_period_seconds')).toBe(840);
+  });
+
+  it('reads the queue gauges from a live WorkQueue at scrape time', async () => {
+    const metrics = new Metrics();
+    const running: Array<() => void> = [];
+    const queue = new WorkQueue(() => new Promise<void>((resolve) => running.push(resolve)), {
+      concurrency: 2,
+      clock: new ManualClock(),
+    });
+    metrics.trackQueue(queue);
+    const server = await start({ metrics });
+    for (const key of ['stack:1', 'stack:2', 'stack:3', 'stack:4', 'stack:5']) queue.add(key);
+    queue.start();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toContain('cf_queue_depth 3\n');
+    expect(text).toContain('cf_queue_in_flight 2\n');
+    const stopped = queue.shutdown({ deadlineMs: 1000 });
+    for (const finish of running) finish();
+    await stopped;
+    const after = await (await fetch(`${server.url}/metrics`)).text();
+    expect(after).toContain('cf_queue_depth 0\n');
+    expect(after).toContain('cf_queue_in_flight 0\n');
   });
 
   it('keeps two daemons in one process apart (own registries)', async () => {
