@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerRunCommand } from './commands/run.js';
+import { registerTemplatesCommand } from './commands/templates.js';
 
 const program = new Command();
 program
@@ -13,5 +14,6 @@ program
   .showHelpAfterError();
 
 registerRunCommand(program);
+registerTemplatesCommand(program);
 
 await program.parseAsync(process.argv);
