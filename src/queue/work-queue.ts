@@ -109,6 +109,8 @@ export class WorkQueue {
   readonly #failures = new Map<string, number>();
   #highStreak = 0;
   #started = false;
+  /** Set the moment shutdown() is called; from then on nothing new is queued or started. */
+  #closed = false;
   #closing: Promise<void> | undefined;
   #idleWaiters: Array<() => void> = [];
 
@@ -157,7 +159,7 @@ export class WorkQueue {
 
   /** Begins running queued keys. Adds made before start are kept and run now. */
   start(): void {
-    if (this.#closing || this.#started) return;
+    if (this.#closed || this.#started) return;
     this.#started = true;
     this.#pq.start();
   }
@@ -171,7 +173,7 @@ export class WorkQueue {
    * A high-priority add (a real change) runs at once regardless.
    */
   add(key: string, options: { priority?: Priority } = {}): boolean {
-    if (this.#closing) return false;
+    if (this.#closed) return false;
     const priority = options.priority ?? 'high';
     if (this.#processing.has(key)) {
       const had = this.#dirty.get(key);
@@ -219,11 +221,8 @@ export class WorkQueue {
    * block process exit forever. Calling it again returns the same promise.
    */
   shutdown(options: { deadlineMs: number; graceMs?: number }): Promise<void> {
-    this.#closing ??= this.#shutdown(options.deadlineMs, options.graceMs ?? 5000);
-    return this.#closing;
-  }
-
-  async #shutdown(deadlineMs: number, graceMs: number): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
     for (const timer of this.#timers.values()) timer.cancel();
     this.#timers.clear();
     this.#high.clear();
@@ -233,6 +232,11 @@ export class WorkQueue {
     this.#pq.clear();
     this.#tasksWaiting = 0;
     this.#checkIdle();
+    this.#closing = this.#drain(options.deadlineMs, options.graceMs ?? 5000);
+    return this.#closing;
+  }
+
+  async #drain(deadlineMs: number, graceMs: number): Promise<void> {
     if (await this.#waitForRunning(deadlineMs)) return;
     for (const [key, running] of this.#processing) running.controller.abort(new QueueShutdownError(key));
     await this.#waitForRunning(graceMs);
@@ -253,7 +257,7 @@ export class WorkQueue {
   }
 
   #addAfter(key: string, ms: number, priority: Priority, retry: boolean): void {
-    if (this.#closing) return;
+    if (this.#closed) return;
     if (!(ms > 0)) {
       this.add(key, { priority });
       return;
@@ -345,9 +349,10 @@ export class WorkQueue {
       const again = this.#dirty.get(key);
       if (again !== undefined) {
         this.#dirty.delete(key);
-        if (!this.#closing) this.#enqueue(key, again);
+        // Through add() so a low-priority re-add of a key that just failed waits for its retry.
+        this.add(key, { priority: again });
       }
-      if (!this.#closing) this.#pump();
+      if (!this.#closed) this.#pump();
       this.#checkIdle();
     }
   }

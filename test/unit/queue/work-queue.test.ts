@@ -237,6 +237,33 @@ describe('WorkQueue: failures and backoff', () => {
     expect(queue.delayed).toBe(0);
   });
 
+  it('does not let a resync add made during a failing run bypass the backoff', async () => {
+    const { h, queue, advance } = setup({ backoff: { baseMs: 10_000, maxMs: 60_000 } });
+    queue.start();
+    queue.add('stack:a');
+    await flush();
+    queue.add('stack:a', { priority: 'low' }); // a resync lands while the run is in progress
+    h.fail('stack:a');
+    await flush();
+    expect(h.runningKeys()).toEqual([]);
+    await advance(9999);
+    expect(h.count('stack:a')).toBe(1);
+    await advance(1);
+    expect(h.runningKeys()).toEqual(['stack:a']);
+  });
+
+  it('re-runs at once when a real change lands during a failing run', async () => {
+    const { h, queue } = setup({ backoff: { baseMs: 10_000, maxMs: 60_000 } });
+    queue.start();
+    queue.add('stack:a');
+    await flush();
+    queue.add('stack:a', { priority: 'high' });
+    h.fail('stack:a');
+    await flush();
+    expect(h.runningKeys()).toEqual(['stack:a']);
+    expect(h.call('stack:a').attempt).toBe(2);
+  });
+
   it('does not retry a TerminalError', async () => {
     const { h, queue, done, advance, clock } = setup();
     queue.start();
