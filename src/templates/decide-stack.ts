@@ -14,7 +14,7 @@ import { renderCompose } from './render-compose.js';
 import { resolveParams } from './resolve-params.js';
 import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type TemplateDefinition } from './template-definition.js';
 import { placeholderValues, type TemplateCatalog } from './template-catalog.js';
-import { printYaml } from './yaml-io.js';
+import { isPlainObject, printYaml } from './yaml-io.js';
 
 function invalid(message: string): StackDecision {
   return { kind: 'error', message };
@@ -94,6 +94,9 @@ function urlsFor(template: TemplateDefinition, hosts: readonly string[]): Coolif
 export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput): StackDecision {
   const { tenant, plan, stack } = input;
   if (stack.problems.length > 0) return invalid(`the stack record is malformed: ${stack.problems.join('; ')}`);
+  // The record mapper should already have flagged these; a decision must not throw on them.
+  if (!isPlainObject(stack.params)) return invalid('the stack record is malformed: params must be a JSON object');
+  if (!Array.isArray(stack.domains)) return invalid('the stack record is malformed: domains must be a JSON array of host names');
   if (tenant.problems.length > 0) return invalid(`the tenant record is malformed: ${tenant.problems.join('; ')}`);
   if (plan.problems.length > 0) return invalid(`plan ${plan.name} is malformed: ${plan.problems.join('; ')}`);
 

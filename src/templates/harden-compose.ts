@@ -51,7 +51,6 @@ const PASS_THROUGH_KEYS = new Set([
   'tmpfs',
   'pull_policy',
   'platform',
-  'extra_hosts',
 ]);
 
 /** Keys the policy handles itself (checked, then rewritten or dropped). */
@@ -97,6 +96,7 @@ const REFUSED_KEYS: Record<string, string> = {
   mem_reservation: 'memory reservations are set by the platform',
   oom_kill_disable: 'disabling the OOM killer is not allowed',
   logging: 'log drivers are set by the platform',
+  extra_hosts: 'host name overrides are not allowed (host-gateway reaches the Docker host)',
 };
 
 const WEAKENING_SECURITY_OPT = 'only no-new-privileges is allowed; other options would weaken isolation or read host files';

@@ -109,6 +109,8 @@ const RECORD_CASES: [string, () => StackDecision, RegExp][] = [
   ['broken template', () => decide({ stack: stack({ template: 'privileged-app' }) }), /template "privileged-app" is broken/],
   ['template not allowed by the plan', () => decide({ plan: plan({ allowedTemplates: ['base-llm'] }) }), /template probe is not allowed by plan starter \(allowed: base-llm\)/],
   ['malformed stack record', () => decide({ stack: stack({ problems: ['params must be a JSON object'] }) }), /the stack record is malformed: params must be a JSON object/],
+  ['params that are not an object', () => decide({ stack: stack({ params: null as unknown as Record<string, unknown> }) }), /params must be a JSON object/],
+  ['domains that are not a list', () => decide({ stack: stack({ domains: 'a.acme.cloudfreedom.de' as unknown as string[] }) }), /domains must be a JSON array of host names/],
   ['malformed plan record', () => decide({ plan: plan({ problems: ['cpu_limit must be > 0'] }) }), /plan starter is malformed: cpu_limit must be > 0/],
   // domain hijack attempts
   ['a domain of someone else', () => decide({ stack: stack({ domains: ['evil.example.com'] }) }), /domain evil\.example\.com is outside the tenant's domain acme\.cloudfreedom\.de/],
@@ -214,6 +216,7 @@ const TEMPLATE_CASES: [string, string, string, RegExp][] = [
   ['build from source', MANIFEST, composeWith('build: .'), /services\.app\.build: building images is not allowed/],
   ['env file on the host', MANIFEST, composeWith('env_file: [.env]'), /services\.app\.env_file: env files on the host are not allowed/],
   ['traefik label', MANIFEST, composeWith('labels: { traefik.http.routers.x.rule: "Host(`bank.com`)" }'), /services\.app\.labels\.traefik\.http\.routers\.x\.rule: routing and Coolify labels are set by the platform/],
+  ['host-gateway mapping', MANIFEST, composeWith('extra_hosts: ["host.docker.internal:host-gateway"]'), /services\.app\.extra_hosts: host name overrides are not allowed/],
   ['unknown service key', MANIFEST, composeWith('sysctls: { net.ipv4.ip_forward: 1 }'), /services\.app\.sysctls: kernel parameters are not allowed/],
   ['external volume', MANIFEST, composeWith('volumes: ["data:/data"]', 'volumes:\n  data: { external: true }'), /volumes\.data\.external: refers to a volume outside the stack/],
   ['volume driver options', MANIFEST, composeWith('volumes: ["data:/data"]', 'volumes:\n  data: { driver_opts: { type: none, o: bind, device: /etc } }'), /volumes\.data\.driver_opts: volume drivers and options can bind host paths/],
