@@ -61,8 +61,12 @@ export async function reconcileStack(ctx: EngineContext, stackId: string): Promi
   return convergeStack(ctx, tenant, stack, desire);
 }
 
+export function foreignServiceMessage(uuid: string): string {
+  return `service ${uuid} is not managed by cf-reconciler`;
+}
+
 async function refuseForeign(ctx: EngineContext, stack: Stack, uuid: string): Promise<never> {
-  const message = `service ${uuid} is not managed by cf-reconciler`;
+  const message = foreignServiceMessage(uuid);
   if (stack.status !== 'error' || stack.statusMessage !== message) {
     await ctx.audit.record(stackKey(stack.id), 'refuse', 'error', `${message}; nothing was changed`, uuid);
   }

@@ -9,7 +9,7 @@ import type { InventorySnapshot, ManagedService } from '../coolify/inventory.js'
 import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
 import type { StackEnvVar } from '../templates/types.js';
 import { DELETE_AFTER, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
-import { effectiveDesire, serviceName } from '../../reconcilers/stack.js';
+import { effectiveDesire, foreignServiceMessage, serviceName } from '../../reconcilers/stack.js';
 import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
 import type { PolicyPort } from './ports.js';
 
@@ -95,6 +95,16 @@ export function planDrift(input: DriftInput): DriftPlan {
     }
     const services = inventory.servicesByStack.get(stack.id) ?? [];
     const service = services[0];
+    // Refused (its stored uuid names a service that is not ours) and still so: a reconcile would
+    // only refuse again. It runs again when the record changes.
+    if (
+      !service &&
+      stack.coolifyServiceUuid &&
+      stack.status === 'error' &&
+      stack.statusMessage === foreignServiceMessage(stack.coolifyServiceUuid)
+    ) {
+      continue;
+    }
     if (services.length > 1) mark(key, 'duplicate services');
     const desire = effectiveDesire(tenant, stack);
 

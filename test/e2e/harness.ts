@@ -61,6 +61,9 @@ export interface Harness {
   events(subject?: string): Promise<RawRecord[]>;
 }
 
+/** A value that passes the telegram-bot template's token pattern; a secret that must never leak. */
+export const BOT_TOKEN = '123456789:AAHsecretBotTokenValue0123456789abc';
+
 export const TEST_ENV: Record<string, string> = {
   RESYNC_INTERVAL_SECONDS: '3',
   STATUS_POLL_SECONDS: '1',

@@ -7,9 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseMarker } from '../../src/coolify/markers.js';
 import { createPlan, createStack, createTenant, createTenantWithStack } from '../helpers/pb-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
-import { startHarness, simStatus, type Harness } from './harness.js';
-
-export const BOT_TOKEN = '123456789:AAHsecretBotTokenValue0123456789abc';
+import { BOT_TOKEN, startHarness, simStatus, type Harness } from './harness.js';
 
 describe('stack and tenant lifecycle', () => {
   let h: Harness;
