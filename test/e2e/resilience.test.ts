@@ -1,0 +1,112 @@
+/**
+ * Resilience: Coolify 500s and 429 bursts are waited out with exactly one service per stack; the
+ * daemon's Coolify calls never exceed the limiter's budget in any rolling window; a graceful stop
+ * finishes the reconcile in flight; and no secret reaches logs, events or status messages.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CoolifyClient } from '../../src/coolify/client.js';
+import { RateLimiter } from '../../src/coolify/rate-limiter.js';
+import { systemClock } from '../../src/clock.js';
+import { createPlan, createStack, createTenant, createTenantWithStack } from '../helpers/pb-fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+import { BOT_TOKEN, startHarness, type Harness } from './harness.js';
+
+/** Largest number of requests inside any window of `windowMs` (a sliding check over the log). */
+function maxInWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let max = 0;
+  let lo = 0;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
+    max = Math.max(max, hi - lo + 1);
+  }
+  return max;
+}
+
+describe('resilience against Coolify failures, with a budgeted rate', () => {
+  const WINDOW_MS = 6_000;
+  const LIMIT = 30;
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ startDaemon: false });
+    // The same limiter the daemon builds from COOLIFY_RATE_LIMIT_PER_MINUTE, on a scaled-down
+    // window so a short test can fill it many times over.
+    const coolify = new CoolifyClient({
+      baseUrl: h.sim.url,
+      token: h.sim.token,
+      limiter: new RateLimiter({ limit: LIMIT, windowMs: WINDOW_MS, clock: systemClock }),
+      clock: systemClock,
+      logger: h.logger,
+    });
+    await h.start({ coolify, envChecksPerMinute: 30 });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  it('waits out 500s and 429 bursts and ends with exactly one service per stack', async () => {
+    h.sim.faults.failNext('POST services', 2);
+    h.sim.faults.failNext('GET services', 2);
+    h.sim.faults.rateLimitNext(6, 1);
+    const plan = await createPlan(h.admin, { max_stacks: 20 });
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const stacks = [];
+    for (let i = 0; i < 8; i++) stacks.push(await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } }));
+    for (const s of stacks) await h.waitStack(s.id, (r) => r.status === 'running', 60_000);
+    for (const s of stacks) expect(h.servicesOf(s.id)).toHaveLength(1);
+    expect(h.sim.requestLog.some((r) => r.status === 500)).toBe(true);
+    expect(h.sim.requestLog.some((r) => r.status === 429)).toBe(true);
+    const failed = (await h.events()).filter((e) => e.outcome === 'error' && e.action === 'create_service');
+    expect(failed.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('never sends more calls than the budget in any rolling window', () => {
+    const times = h.sim.requestLog.filter((r) => r.path.startsWith('/api/v1/')).map((r) => r.time);
+    expect(times.length).toBeGreaterThan(LIMIT);
+    expect(maxInWindow(times, WINDOW_MS)).toBeLessThanOrEqual(LIMIT);
+  });
+
+  it('finishes the reconcile in flight on a graceful stop', async () => {
+    const plan = await createPlan(h.admin);
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    await h.waitTenant(tenant.id, (r) => r.sync_status === 'ready');
+    h.sim.faults.delayNext('POST services', 2_000);
+    const since = Date.now();
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    // The stack's lookup by marker is answered; its create is next, and the simulator holds it.
+    await waitFor(
+      () => h.sim.requestLog.some((r) => r.time >= since && r.method === 'GET' && r.path === '/api/v1/services'),
+      10_000,
+      { what: 'service lookup' },
+    );
+    expect(h.daemon!.queue.inFlight).toBeGreaterThan(0);
+    await h.stopDaemon();
+    // stop() resolved only after the create completed and its uuid was written back.
+    const services = h.servicesOf(stack.id);
+    expect(services).toHaveLength(1);
+    expect((await h.stack(stack.id))?.coolify_service_uuid).toBe(services[0]!.uuid);
+    await h.start();
+    await h.waitStack(stack.id, (r) => r.status === 'running', 30_000);
+    expect(h.servicesOf(stack.id)).toHaveLength(1);
+  });
+
+  it('keeps every secret out of logs, events and status messages', async () => {
+    const bad = await createTenantWithStack(h.admin, {
+      stack: { params: { TELEGRAM_BOT_TOKEN: 'Sup3rSecretButMalformedToken' } },
+    });
+    await h.waitStack(bad.stack.id, (r) => r.status === 'error', 20_000);
+    const secrets = [BOT_TOKEN, 'Sup3rSecretButMalformedToken', h.pb.server.password, h.sim.token, h.sim.token.split('|')[1]!];
+    for (const t of await h.admin.collection('tenants').getFullList()) secrets.push(String(t.router_api_key));
+    const events = JSON.stringify(await h.events());
+    const statuses = JSON.stringify((await h.admin.collection('stacks').getFullList()).map((s) => [s.status_message]));
+    const logs = h.logs.join('\n');
+    expect(logs.length).toBeGreaterThan(1000);
+    for (const secret of secrets) {
+      expect(logs).not.toContain(secret);
+      expect(events).not.toContain(secret);
+      expect(statuses).not.toContain(secret);
+    }
+    const metrics = await fetch(`${h.daemon!.url}/metrics`).then((r) => r.text());
+    for (const secret of secrets) expect(metrics).not.toContain(secret);
+  });
+});
