@@ -41,8 +41,17 @@ function hasInjection(value: string, allowVariables: boolean): boolean {
 
 function volumeParts(volume: unknown): { source: string; target: string; text: string } | undefined {
   if (typeof volume === 'string') {
-    const [source = '', target = ''] = volume.split(':');
-    return { source, target, text: volume };
+    // Split on `:` outside `${…}` so `${VAR:-default}:/data` keeps its default.
+    const parts: string[] = [''];
+    let depth = 0;
+    for (let i = 0; i < volume.length; i++) {
+      const c = volume[i] ?? '';
+      if (c === '$' && volume[i + 1] === '{') depth++;
+      else if (c === '}' && depth > 0) depth--;
+      if (c === ':' && depth === 0) parts.push('');
+      else parts[parts.length - 1] += c;
+    }
+    return { source: parts[0] ?? '', target: parts[1] ?? '', text: volume };
   }
   if (isObj(volume)) {
     const source = typeof volume.source === 'string' ? volume.source : '';
@@ -98,7 +107,9 @@ export function parseComposeText(text: string): ParsedCompose {
 
 /** Coolify's generated compose: container names pinned to the service uuid, restart defaulted. */
 export function generateCompose(parsed: ParsedCompose, serviceUuid: string): string {
-  const tree = structuredClone(parsed.tree);
+  // A fresh parse rather than structuredClone: a clone made in another realm (jest's VM) is not a
+  // plain object to js-yaml's dump.
+  const tree = load(parsed.raw) as Obj;
   const services = tree.services as Obj;
   for (const [name, def] of Object.entries(services)) {
     const svc: Obj = isObj(def) ? def : {};

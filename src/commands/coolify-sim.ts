@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import type { Ability } from '../coolify-sim/auth.js';
+import { startCoolifySim } from '../coolify-sim/index.js';
+
+const ABILITIES: readonly Ability[] = ['read', 'write', 'write:sensitive', 'deploy', 'read:sensitive', 'root'];
+
+function nonNegativeInt(label: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${label} must be a non-negative integer`);
+    return n;
+  };
+}
+
+function abilities(value: string): Ability[] {
+  const list = value.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const a of list) {
+    if (!ABILITIES.includes(a as Ability)) throw new InvalidArgumentError(`unknown ability ${a}; known: ${ABILITIES.join(', ')}`);
+  }
+  return list as Ability[];
+}
+
+/**
+ * `cf-reconciler coolify-sim`: the simulator as a standalone process for demos and manual testing.
+ * The first stdout line is JSON `{url, serverUuid, destinationUuid, token?}` (the token only when it
+ * was generated, since the caller already knows one it passed); the process runs until SIGINT/SIGTERM.
+ */
+export function registerCoolifySimCommand(program: Command): void {
+  program
+    .command('coolify-sim')
+    .description('run the Coolify API simulator on 127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 = any free port)', nonNegativeInt('--port'), 0)
+    .option('--token <token>', 'bearer token to accept (default: a generated one, printed)')
+    .option('--abilities <list>', 'comma-separated abilities of the token', abilities, ['root'] as Ability[])
+    .option('--lag-ms <ms>', 'delay of queued jobs (start, stop, delete)', nonNegativeInt('--lag-ms'), 500)
+    .option('--rate-limit <n>', 'requests per minute per user', nonNegativeInt('--rate-limit'), 200)
+    .option('--destinations <n>', 'destinations on the server', nonNegativeInt('--destinations'), 1)
+    .action(async (opts: { port: number; token?: string; abilities: Ability[]; lagMs: number; rateLimit: number; destinations: number }) => {
+      const sim = await startCoolifySim({
+        port: opts.port,
+        abilities: opts.abilities,
+        lagMs: opts.lagMs,
+        rateLimit: { limit: Math.max(1, opts.rateLimit) },
+        destinations: opts.destinations,
+        ...(opts.token ? { token: opts.token } : {}),
+      });
+      const banner: Record<string, string> = { url: sim.url, serverUuid: sim.serverUuid, destinationUuid: sim.destinationUuid };
+      if (!opts.token) banner.token = sim.token;
+      process.stdout.write(`${JSON.stringify(banner)}\n`);
+      const stop = () => {
+        void sim.close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
