@@ -1,0 +1,93 @@
+/**
+ * A PocketBase SDK client fit for a long-running process: EventSource available on Node 20, no
+ * auto-cancellation, superuser auth that refreshes (or re-authenticates) before the token expires,
+ * and credentials registered with the Redactor before anything can log them.
+ */
+import PocketBase, { ClientResponseError } from 'pocketbase';
+import { EventSource } from 'eventsource';
+import type { Clock } from '../clock.js';
+import { TerminalError, errorMessage } from '../errors.js';
+import type { Logger } from '../logging/logger.js';
+import type { Redactor } from '../logging/redactor.js';
+
+/** Node 20 has no global EventSource; the SDK's realtime service needs one. */
+export function installEventSourcePolyfill(): void {
+  const g = globalThis as { EventSource?: unknown };
+  if (typeof g.EventSource === 'undefined') g.EventSource = EventSource;
+}
+
+/** An unauthenticated client with the daemon's settings. */
+export function createPocketBaseClient(url: string): PocketBase {
+  installEventSourcePolyfill();
+  const pb = new PocketBase(url);
+  // Otherwise two concurrent requests with the same method+path cancel each other (e.g. two getOne calls).
+  pb.autoCancellation(false);
+  return pb;
+}
+
+export interface ConnectOptions {
+  url: string;
+  email: string;
+  password: string;
+  redactor: Redactor;
+  logger: Logger;
+  clock: Clock;
+  /**
+   * Refresh the token when it expires within this many seconds. The SDK checks lazily, before each
+   * request (realtime re-subscriptions included), and falls back to the password when refresh fails.
+   */
+  autoRefreshThresholdSeconds?: number;
+  /** First retry delay in ms; doubles per failure up to maxBackoffMs. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Where PocketBase said the credentials are wrong: retrying cannot help. */
+const REJECTED_STATUSES = new Set([400, 401, 403]);
+
+/**
+ * Connects and authenticates as superuser, retrying with capped exponential backoff while
+ * PocketBase is unreachable or failing. Wrong credentials end the retries with a TerminalError.
+ */
+export async function connectPocketBase(options: ConnectOptions): Promise<PocketBase> {
+  const { redactor, logger, clock } = options;
+  redactor.add(options.password);
+  const pb = createPocketBaseClient(options.url);
+  pb.authStore.onChange((token) => redactor.add(token));
+  const threshold = options.autoRefreshThresholdSeconds ?? 30 * 60;
+  const initial = options.initialBackoffMs ?? 500;
+  const cap = options.maxBackoffMs ?? 30_000;
+
+  for (let attempt = 0; ; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      await pb.collection('_superusers').authWithPassword(options.email, options.password, {
+        autoRefreshThreshold: threshold,
+      });
+      if (attempt > 0) logger.info('authenticated to PocketBase', { url: options.url, attempts: attempt + 1 });
+      return pb;
+    } catch (e) {
+      if (e instanceof ClientResponseError && REJECTED_STATUSES.has(e.status)) {
+        throw new TerminalError(
+          `PocketBase at ${options.url} rejected the superuser credentials (HTTP ${e.status}); ` +
+            'check POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD',
+        );
+      }
+      const delay = backoffMs(attempt, initial, cap);
+      logger.warn('PocketBase not reachable, retrying authentication', {
+        url: options.url,
+        attempt: attempt + 1,
+        retryInMs: delay,
+        error: errorMessage(e),
+      });
+      await clock.sleep(delay, options.signal);
+    }
+  }
+}
+
+/** Exponential backoff with ±20 % jitter, capped; ms. */
+export function backoffMs(attempt: number, initialMs: number, capMs: number): number {
+  const base = Math.min(capMs, initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}

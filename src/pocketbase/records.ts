@@ -1,0 +1,271 @@
+/**
+ * Converts PocketBase JSON records (snake_case, SPEC §2) into the typed Plan / Tenant / Stack of
+ * `types.ts`, and daemon-field patches back into PocketBase bodies.
+ *
+ * Parsing never throws for a bad record: every field is checked on its own and a malformed value is
+ * replaced by a neutral default while a sentence naming the field goes into `problems`. The
+ * reconciler must not act on a record with problems; it reports them on that record instead.
+ */
+import { createHash } from 'node:crypto';
+import {
+  STACK_DESIRED_STATUSES,
+  STACK_STATUSES,
+  TENANT_STATUSES,
+  TENANT_SYNC_STATUSES,
+  type Plan,
+  type Stack,
+  type StackStatusPatch,
+  type Tenant,
+  type TenantStatusPatch,
+} from './types.js';
+
+export type CollectionName = 'plans' | 'tenants' | 'stacks' | 'reconcile_events';
+
+/** PocketBase datetime text, UTC with milliseconds: "2006-01-02 15:04:05.000Z". */
+const PB_DATE = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)Z$/;
+
+/** PocketBase date text → epoch ms; "" or null → null; anything else → undefined (malformed). */
+export function parsePbDate(value: unknown): number | null | undefined {
+  if (value === '' || value === null || value === undefined) return null;
+  if (typeof value !== 'string') return undefined;
+  const m = PB_DATE.exec(value);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}T${m[2]}Z`);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Epoch ms → PocketBase date text; null → "" (which clears a date field). */
+export function formatPbDate(ms: number | null): string {
+  if (ms === null) return '';
+  return new Date(ms).toISOString().replace('T', ' ');
+}
+
+/** Reads one record's fields, collecting problems instead of throwing. */
+class FieldReader {
+  readonly problems: string[] = [];
+  readonly #raw: Record<string, unknown>;
+
+  constructor(raw: unknown, what: string) {
+    if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+      this.#raw = raw as Record<string, unknown>;
+    } else {
+      this.#raw = {};
+      this.problems.push(`${what} is not a JSON object`);
+    }
+  }
+
+  /** Text field. PocketBase always sends a string ("" when empty); null/missing also read as "". */
+  text(name: string): string {
+    const v = this.#raw[name];
+    if (v === undefined || v === null) return '';
+    if (typeof v === 'string') return v;
+    this.problems.push(`field ${name} must be text, got ${describe(v)}`);
+    return '';
+  }
+
+  number(name: string): number {
+    const v = this.#raw[name];
+    if (v === undefined || v === null) return 0;
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+    this.problems.push(`field ${name} must be a number, got ${describe(v)}`);
+    return 0;
+  }
+
+  /** A select value that must be one of `allowed`; `fallback` is used (with a problem) otherwise. */
+  choice<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const v = this.#raw[name];
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    this.problems.push(`field ${name} must be one of ${allowed.join(', ')}, got ${describe(v)}`);
+    return fallback;
+  }
+
+  /** A select value that may also be empty (daemon fields not written yet). */
+  optionalChoice<T extends string>(name: string, allowed: readonly T[]): T | '' {
+    const v = this.#raw[name];
+    if (v === undefined || v === null || v === '') return '';
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    this.problems.push(`field ${name} must be empty or one of ${allowed.join(', ')}, got ${describe(v)}`);
+    return '';
+  }
+
+  date(name: string): number | null {
+    const ms = parsePbDate(this.#raw[name]);
+    if (ms !== undefined) return ms;
+    this.problems.push(`field ${name} must be a date, got ${describe(this.#raw[name])}`);
+    return null;
+  }
+
+  /** `created`/`updated`: always set by PocketBase; 0 when missing or unreadable. */
+  stamp(name: string): number {
+    const ms = parsePbDate(this.#raw[name]);
+    if (typeof ms === 'number') return ms;
+    if (ms === undefined) this.problems.push(`field ${name} must be a date, got ${describe(this.#raw[name])}`);
+    return 0;
+  }
+
+  /** JSON field holding an object; empty (null) reads as {}. */
+  jsonObject(name: string): Record<string, unknown> {
+    const v = this.#raw[name];
+    if (v === undefined || v === null) return {};
+    if (typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+    this.problems.push(`field ${name} must be a JSON object (e.g. {"KEY": "value"}), got ${describe(v)}`);
+    return {};
+  }
+
+  /** JSON field holding an array of strings; empty (null) reads as []. */
+  jsonStringArray(name: string): string[] {
+    const v = this.#raw[name];
+    if (v === undefined || v === null) return [];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+    this.problems.push(`field ${name} must be a JSON array of strings (e.g. ["a", "b"]), got ${describe(v)}`);
+    return [];
+  }
+}
+
+/** A short description of a bad value for problem text. Values are not echoed: they may hold secrets. */
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return v.length === 0 ? 'an empty array' : 'an array';
+  if (typeof v === 'string') return v === '' ? 'an empty string' : 'a string';
+  return `a ${typeof v}`;
+}
+
+export function parsePlan(raw: unknown): Plan {
+  const r = new FieldReader(raw, 'plan record');
+  const plan: Plan = {
+    id: r.text('id'),
+    name: r.text('name'),
+    maxStacks: r.number('max_stacks'),
+    cpuLimit: r.number('cpu_limit'),
+    memoryMb: r.number('memory_mb'),
+    allowedTemplates: r.jsonStringArray('allowed_templates'),
+    created: r.stamp('created'),
+    updated: r.stamp('updated'),
+    problems: r.problems,
+  };
+  if (!Number.isInteger(plan.maxStacks) || plan.maxStacks < 0) r.problems.push('field max_stacks must be a whole number >= 0');
+  if (!(plan.cpuLimit > 0)) r.problems.push('field cpu_limit must be greater than 0');
+  if (!Number.isInteger(plan.memoryMb) || plan.memoryMb <= 0) r.problems.push('field memory_mb must be a whole number > 0');
+  return plan;
+}
+
+export function parseTenant(raw: unknown): Tenant {
+  const r = new FieldReader(raw, 'tenant record');
+  return {
+    id: r.text('id'),
+    name: r.text('name'),
+    slug: r.text('slug'),
+    domain: r.text('domain'),
+    // A tenant whose status cannot be read is treated as suspended: the safe state (nothing new runs).
+    status: r.choice('status', TENANT_STATUSES, 'suspended'),
+    planId: r.text('plan'),
+    routerApiKey: r.text('router_api_key'),
+    coolifyServerUuid: r.text('coolify_server_uuid'),
+    coolifyProjectUuid: r.text('coolify_project_uuid'),
+    syncStatus: r.optionalChoice('sync_status', TENANT_SYNC_STATUSES),
+    syncMessage: r.text('sync_message'),
+    syncedAt: r.date('synced_at'),
+    created: r.stamp('created'),
+    updated: r.stamp('updated'),
+    problems: r.problems,
+  };
+}
+
+export function parseStack(raw: unknown): Stack {
+  const r = new FieldReader(raw, 'stack record');
+  return {
+    id: r.text('id'),
+    tenantId: r.text('tenant_id'),
+    name: r.text('name'),
+    template: r.text('template'),
+    params: r.jsonObject('params'),
+    domains: r.jsonStringArray('domains'),
+    // Unreadable desired state reads as stopped: never start something we do not understand.
+    desiredStatus: r.choice('desired_status', STACK_DESIRED_STATUSES, 'stopped'),
+    status: r.optionalChoice('status', STACK_STATUSES),
+    statusMessage: r.text('status_message'),
+    coolifyServiceUuid: r.text('coolify_service_uuid'),
+    templateVersion: r.text('template_version'),
+    appliedHash: r.text('applied_hash'),
+    observedAt: r.date('observed_at'),
+    deleteAfter: r.date('delete_after'),
+    created: r.stamp('created'),
+    updated: r.stamp('updated'),
+    problems: r.problems,
+  };
+}
+
+/** camelCase daemon field → PocketBase field, and whether it is a date (epoch ms ↔ PB text). */
+const TENANT_DAEMON_FIELDS = {
+  coolifyProjectUuid: { pb: 'coolify_project_uuid', date: false },
+  syncStatus: { pb: 'sync_status', date: false },
+  syncMessage: { pb: 'sync_message', date: false },
+  syncedAt: { pb: 'synced_at', date: true },
+} as const satisfies Record<keyof TenantStatusPatch, { pb: string; date: boolean }>;
+
+const STACK_DAEMON_FIELDS = {
+  status: { pb: 'status', date: false },
+  statusMessage: { pb: 'status_message', date: false },
+  coolifyServiceUuid: { pb: 'coolify_service_uuid', date: false },
+  templateVersion: { pb: 'template_version', date: false },
+  appliedHash: { pb: 'applied_hash', date: false },
+  observedAt: { pb: 'observed_at', date: true },
+  deleteAfter: { pb: 'delete_after', date: true },
+} as const satisfies Record<keyof StackStatusPatch, { pb: string; date: boolean }>;
+
+export const TENANT_DAEMON_KEYS = Object.keys(TENANT_DAEMON_FIELDS) as (keyof TenantStatusPatch)[];
+export const STACK_DAEMON_KEYS = Object.keys(STACK_DAEMON_FIELDS) as (keyof StackStatusPatch)[];
+
+function patchBody(patch: object, fields: Record<string, { pb: string; date: boolean }>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    const f = fields[key];
+    // Unknown keys and explicit undefined are skipped: a patch writes only daemon fields it names.
+    if (!f || value === undefined) continue;
+    body[f.pb] = f.date ? formatPbDate(value as number | null) : value;
+  }
+  return body;
+}
+
+/** The PocketBase body for a tenant patch: only daemon-owned fields present in `patch`. */
+export function tenantPatchToBody(patch: TenantStatusPatch): Record<string, unknown> {
+  return patchBody(patch, TENANT_DAEMON_FIELDS);
+}
+
+/** The PocketBase body for a stack patch: only daemon-owned fields present in `patch`. */
+export function stackPatchToBody(patch: StackStatusPatch): Record<string, unknown> {
+  return patchBody(patch, STACK_DAEMON_FIELDS);
+}
+
+/** JSON with object keys sorted, so equal values always give equal text (fingerprints). */
+export function stableStringify(value: unknown): string {
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+}
+
+/** Hash of a value's stable JSON; the router key (an admin field) is never kept as text. */
+function hashOf(value: unknown): string {
+  return createHash('sha256').update(stableStringify(value)).digest('base64url');
+}
+
+/*
+ * Fingerprints of the admin-owned fields of parsed records: equal fingerprints mean no admin change.
+ * Problems are included so a record going from one malformed value to another still counts as changed.
+ */
+export function planFingerprint(p: Plan): string {
+  return hashOf([p.name, p.maxStacks, p.cpuLimit, p.memoryMb, p.allowedTemplates, p.problems]);
+}
+
+export function tenantFingerprint(t: Tenant): string {
+  return hashOf([t.name, t.slug, t.domain, t.status, t.planId, t.routerApiKey, t.coolifyServerUuid, t.problems]);
+}
+
+export function stackFingerprint(s: Stack): string {
+  return hashOf([s.tenantId, s.name, s.template, s.params, s.domains, s.desiredStatus, s.problems]);
+}
