@@ -162,7 +162,7 @@ export class ChangeFeed {
     this.#cancelResyncRetry?.();
     this.#pb.realtime.onDisconnect = undefined as unknown as PocketBase['realtime']['onDisconnect'];
     this.#connected = false;
-    await this.#pb.realtime.unsubscribe().catch(() => undefined);
+    await this.#dropConnection();
     await this.#resyncing?.catch(() => undefined);
   }
 
@@ -204,7 +204,7 @@ export class ChangeFeed {
           break;
         } catch (e) {
           // Drop half-made subscriptions so the next attempt starts clean.
-          await this.#pb.realtime.unsubscribe().catch(() => undefined);
+          await this.#dropConnection();
           const delay = backoffMs(attempt, this.#initialBackoffMs, this.#maxBackoffMs);
           this.#logger.warn('PocketBase realtime subscribe failed, retrying', {
             attempt: attempt + 1,
@@ -405,6 +405,18 @@ export class ChangeFeed {
     }
   }
 
+  /**
+   * Removes every subscription and closes the SDK's stream, including a reconnect loop in progress.
+   * `unsubscribe()` alone leaves that loop running when the SDK has no client id (mid-reconnect),
+   * and while it runs the SDK's connect() returns at once without connecting. The SDK has no public
+   * call for this, so its (private) disconnect is used when present.
+   */
+  async #dropConnection(): Promise<void> {
+    await this.#pb.realtime.unsubscribe().catch(() => undefined);
+    const realtime = this.#pb.realtime as unknown as { disconnect?: () => void };
+    if (typeof realtime.disconnect === 'function') realtime.disconnect();
+  }
+
   /** Drops the SDK's connection and subscriptions, then subscribes again (which resyncs). */
   async #forceReconnect(reason: string): Promise<void> {
     if (this.#connecting || this.#stopped) return;
@@ -412,8 +424,8 @@ export class ChangeFeed {
     this.#reconnects++;
     this.#logger.warn('PocketBase realtime stream presumed dead; reconnecting', { reason });
     this.#connected = false;
-    await this.#pb.realtime.unsubscribe().catch(() => undefined);
-    // unsubscribe() ran the SDK's disconnect hook; restart the outage clock from now.
+    await this.#dropConnection();
+    // Dropping ran the SDK's disconnect hook; restart the outage clock from now.
     this.#disconnectedSince = this.#clock.now();
     await this.#connect();
   }

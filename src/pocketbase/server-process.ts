@@ -104,11 +104,11 @@ export async function startPocketBase(options: PocketBaseServerOptions): Promise
   // A hooks dir that never has hooks: the daemon's behaviour must not depend on server-side JS.
   const hooksDir = join(dataDir, '.no-hooks');
   const email = options.email ?? DEFAULT_EMAIL;
-  const password = options.password ?? randomBytes(18).toString('base64url');
+  const password = options.password ?? randomBytes(18).toString('hex');
   const logFile = join(dataDir, 'pocketbase-process.log');
   const startTimeoutMs = options.startTimeoutMs ?? 15000;
 
-  await runToCompletion(binary, ['superuser', 'upsert', email, password, `--dir=${dataDir}`], logFile);
+  await upsertSuperuser(binary, dataDir, email, password);
 
   let port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
@@ -206,16 +206,23 @@ export async function startPocketBase(options: PocketBaseServerOptions): Promise
   return server;
 }
 
-function runToCompletion(binary: string, args: string[], logFile: string): Promise<void> {
+/**
+ * `superuser upsert` before the first `serve`, so the server never starts its installer flow.
+ * Its exit code is 0 even on a usage error, so success is read from the output; `--` keeps a
+ * password that starts with "-" from being parsed as a flag. The output is not written to the log:
+ * a usage error echoes the arguments, password included.
+ */
+function upsertSuperuser(binary: string, dataDir: string, email: string, password: string): Promise<void> {
   return new Promise((done, fail) => {
-    const fd = openSync(logFile, 'a');
-    const proc = spawn(binary, args, { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
+    const proc = spawn(binary, ['superuser', 'upsert', `--dir=${dataDir}`, '--', email, password], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
     proc.once('error', fail);
     proc.once('exit', (code) => {
-      // args[1..] hold the email and password: name only the subcommand.
-      if (code === 0) done();
-      else fail(new Error(`pocketbase ${args[0] ?? ''} exited with code ${String(code)} (see ${logFile})`));
+      if (code === 0 && out.includes('Successfully saved')) return done();
+      const text = out.split(password).join('[REDACTED]').trim();
+      fail(new Error(`pocketbase superuser upsert failed (exit ${String(code)}): ${text}`));
     });
   });
 }
