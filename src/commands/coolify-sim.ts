@@ -5,10 +5,10 @@ import { startCoolifySim } from '../coolify-sim/index.js';
 
 const ABILITIES: readonly Ability[] = ['read', 'write', 'write:sensitive', 'deploy', 'read:sensitive', 'root'];
 
-function nonNegativeInt(label: string) {
+function integer(label: string, min: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${label} must be a non-negative integer`);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${label} must be an integer >= ${min}`);
     return n;
   };
 }
@@ -30,18 +30,18 @@ export function registerCoolifySimCommand(program: Command): void {
   program
     .command('coolify-sim')
     .description('run the Coolify API simulator on 127.0.0.1')
-    .option('--port <port>', 'port to listen on (0 = any free port)', nonNegativeInt('--port'), 0)
+    .option('--port <port>', 'port to listen on (0 = any free port)', integer('--port', 0), 0)
     .option('--token <token>', 'bearer token to accept (default: a generated one, printed)')
     .option('--abilities <list>', 'comma-separated abilities of the token', abilities, ['root'] as Ability[])
-    .option('--lag-ms <ms>', 'delay of queued jobs (start, stop, delete)', nonNegativeInt('--lag-ms'), 500)
-    .option('--rate-limit <n>', 'requests per minute per user', nonNegativeInt('--rate-limit'), 200)
-    .option('--destinations <n>', 'destinations on the server', nonNegativeInt('--destinations'), 1)
+    .option('--lag-ms <ms>', 'delay of queued jobs (start, stop, delete)', integer('--lag-ms', 0), 500)
+    .option('--rate-limit <n>', 'requests per minute per user', integer('--rate-limit', 1), 200)
+    .option('--destinations <n>', 'destinations on the server', integer('--destinations', 1), 1)
     .action(async (opts: { port: number; token?: string; abilities: Ability[]; lagMs: number; rateLimit: number; destinations: number }) => {
       const sim = await startCoolifySim({
         port: opts.port,
         abilities: opts.abilities,
         lagMs: opts.lagMs,
-        rateLimit: { limit: Math.max(1, opts.rateLimit) },
+        rateLimit: { limit: opts.rateLimit },
         destinations: opts.destinations,
         ...(opts.token ? { token: opts.token } : {}),
       });

@@ -112,7 +112,7 @@ export class SimApp {
       if (e instanceof Reply) return e.response;
       // An unexpected exception is Laravel's generic 500; keep it for whoever debugs the sim.
       this.lastError = e;
-      if (process.env.SIM_DEBUG) console.error(e);
+      if (process.env.COOLIFY_SIM_DEBUG) console.error('coolify-sim handler failed', e);
       return { status: 500, body: SERVER_ERROR };
     }
   }

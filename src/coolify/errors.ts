@@ -64,22 +64,19 @@ export class CoolifyError extends Error {
     this.retryAfterMs = details.retryAfterMs;
   }
 
-  /** Classifies a non-2xx response. */
+  /** Classifies a non-2xx response; the message carries Coolify's own words and the details that matter. */
   static fromResponse(details: CoolifyErrorDetails & { status: number }): CoolifyError {
     const kind = kindForStatus(details.status);
     const summary = bodyMessage(details.body) ?? `HTTP ${details.status}`;
-    let message = `Coolify ${details.method} ${details.path} failed (${details.status}): ${summary}`;
-    const err = new CoolifyError(kind, message, details);
-    // Re-create with the detail in the message once the body has been parsed.
+    const validation = kind === 'validation' ? parseValidation(details.body) : [];
+    const conflicts = kind === 'conflict' ? parseConflicts(details.body) : [];
     const extra =
-      kind === 'validation' && err.validation.length > 0
-        ? err.validation.join('; ')
-        : kind === 'conflict' && err.conflicts.length > 0
-          ? `domains taken: ${err.conflicts.map((c) => c.domain).join(', ')}`
-          : undefined;
-    if (!extra) return err;
-    message = `${message} (${extra})`;
-    return new CoolifyError(kind, message, details);
+      validation.length > 0
+        ? ` (${validation.join('; ')})`
+        : conflicts.length > 0
+          ? ` (domains taken: ${conflicts.map((c) => c.domain).join(', ')})`
+          : '';
+    return new CoolifyError(kind, `Coolify ${details.method} ${details.path} failed (${details.status}): ${summary}${extra}`, details);
   }
 }
 

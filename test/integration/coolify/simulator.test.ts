@@ -109,6 +109,23 @@ describe('Coolify simulator behaviour', () => {
     expect(sim.state.services).toHaveLength(1);
   });
 
+  it('a server without destinations refuses services', async () => {
+    const bare = await startCoolifySim({ destinations: 0 });
+    try {
+      const hh = { ...h, Authorization: `Bearer ${bare.token}` };
+      const p = (await (await fetch(`${bare.url}/api/v1/projects`, { method: 'POST', headers: hh, body: JSON.stringify({ name: 'bare' }) })).json()) as { uuid: string };
+      const r = await fetch(`${bare.url}/api/v1/services`, {
+        method: 'POST',
+        headers: hh,
+        body: JSON.stringify({ project_uuid: p.uuid, environment_name: 'production', server_uuid: bare.serverUuid, docker_compose_raw: b64('services:\n  a:\n    image: x\n') }),
+      });
+      expect(r.status).toBe(400);
+      expect(await r.json()).toEqual({ message: 'Server has no destinations.' });
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('service: compose re-dumped (comments gone), container_name rewritten, hidden fields need read:sensitive', async () => {
     const p = await newProject();
     const { uuid } = (await newService(p)).body as unknown as { uuid: string };
