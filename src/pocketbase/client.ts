@@ -10,10 +10,27 @@ import { TerminalError, errorMessage } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 
+type ErrorHandler = EventSource['onerror'];
+
+/**
+ * eventsource 4 arms its own 3 s reconnect timer right after calling `onerror`. The SDK closes the
+ * stream inside `onerror` and reconnects by itself, so that timer outlives the close: harmless, but
+ * it keeps a stopping process alive for 3 s. Running the handler one microtask later lets close()
+ * clear the timer.
+ */
+class SdkEventSource extends EventSource {
+  override get onerror(): ErrorHandler {
+    return super.onerror;
+  }
+  override set onerror(handler: ErrorHandler) {
+    super.onerror = handler === null ? null : (ev) => queueMicrotask(() => handler.call(this, ev));
+  }
+}
+
 /** Node 20 has no global EventSource; the SDK's realtime service needs one. */
 export function installEventSourcePolyfill(): void {
   const g = globalThis as { EventSource?: unknown };
-  if (typeof g.EventSource === 'undefined') g.EventSource = EventSource;
+  if (typeof g.EventSource === 'undefined') g.EventSource = SdkEventSource;
 }
 
 /** An unauthenticated client with the daemon's settings. */
