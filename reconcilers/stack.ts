@@ -8,7 +8,7 @@ import { TerminalError } from '../src/errors.js';
 import { CoolifyError } from '../src/coolify/errors.js';
 import { formatServiceMarker, withMarkerTokens } from '../src/coolify/markers.js';
 import type { CoolifyServiceApplication, CoolifyServiceDetail, CoolifyUrl, UpdateServiceInput } from '../src/coolify/types.js';
-import type { ReconcileKey, Stack, Tenant } from '../src/pocketbase/types.js';
+import type { ReconcileKey, Stack, StackStatusPatch, Tenant } from '../src/pocketbase/types.js';
 import type { StackApply } from '../src/templates/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { findStackService, getServiceOrNull } from './coolify-lookup.js';
@@ -77,7 +77,7 @@ async function refuseForeign(ctx: EngineContext, stack: Stack, uuid: string): Pr
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   const plan = await ctx.store.getPlan(tenant.planId);
   if (!plan) return { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
-  const [tenants, stacks] = await Promise.all([ctx.store.listTenants(), ctx.store.listStacks()]);
+  const { tenants, stacks } = await ctx.peers();
   const tenantsById = new Map(tenants.map((t) => [t.id, t]));
   tenantsById.set(tenant.id, tenant);
   // The freshly read records win over the listing (they may be a few ms newer).
@@ -150,17 +150,15 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     }
     if (await applyIfNeeded(ctx, tenant, stack, decision, service)) changed = 'applied';
   }
-  await writeStack(ctx, stack, { coolifyServiceUuid: service.uuid });
-
   let deployed = false;
   if (desire === 'run' && changed !== 'none') {
     await requestDeploy(ctx, key, service.uuid, changed === 'created' ? 'new service' : 'configuration changed');
     deployed = true;
   }
-  if (changed !== 'none') {
-    await writeStack(ctx, stack, { appliedHash: decision.hash, templateVersion: decision.templateVersion });
-  }
-  return settleRunState(ctx, stack, service, desire, deployed);
+  // One write at the end of the pass (each write is a realtime event for every subscriber).
+  const applied: StackStatusPatch = { coolifyServiceUuid: service.uuid };
+  if (changed !== 'none') Object.assign(applied, { appliedHash: decision.hash, templateVersion: decision.templateVersion });
+  return settleRunState(ctx, stack, service, desire, deployed, applied);
 }
 
 async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, decision: StackApply): Promise<CoolifyServiceDetail | null> {
@@ -259,41 +257,43 @@ async function settleRunState(
   service: CoolifyServiceDetail,
   desire: Exclude<Desire, 'delete'>,
   deployed: boolean,
+  applied: StackStatusPatch,
 ): Promise<StackResult> {
   const key = stackKey(stack.id);
   const poll = { requeueAfterMs: ctx.settings.statusPollMs };
   const state = parseRunState(service.status);
+  // A running or stopped stack has no pending deletion: a stale delete_after is cleared.
+  const write = (patch: StackStatusPatch) => writeStack(ctx, stack, { ...applied, ...patch, deleteAfter: null });
   if (desire === 'run') {
     if (deployed) {
-      await writeStack(ctx, stack, { status: 'deploying', statusMessage: 'deploying the new configuration', deleteAfter: null });
+      await write({ status: 'deploying', statusMessage: 'deploying the new configuration' });
       return poll;
     }
     if (state === 'running' || state === 'degraded') {
       ctx.memory.lifecycle.delete(service.uuid);
       const statusMessage = state === 'degraded' ? `Coolify reports ${service.status}: a container is unhealthy or restarting` : '';
-      await writeStack(ctx, stack, { status: runningStatus(state), statusMessage, deleteAfter: null });
+      await write({ status: runningStatus(state), statusMessage });
       return;
     }
     if (state !== 'starting') {
       const asked = await requestStart(ctx, key, service.uuid, state === 'exited' ? 'should run but is exited' : `status ${service.status}`);
-      await writeStack(ctx, stack, {
+      await write({
         status: 'deploying',
         statusMessage: asked ? 'starting' : 'waiting for Coolify to report the service running',
-        deleteAfter: null,
       });
       return poll;
     }
-    await writeStack(ctx, stack, { status: 'deploying', statusMessage: 'starting', deleteAfter: null });
+    await write({ status: 'deploying', statusMessage: 'starting' });
     return poll;
   }
   const target = stoppedStatus(desire);
   if (!mayBeRunning(state)) {
     ctx.memory.lifecycle.delete(service.uuid);
-    await writeStack(ctx, stack, { status: target, statusMessage: '', deleteAfter: null });
+    await write({ status: target, statusMessage: '' });
     return;
   }
   await requestStop(ctx, key, service.uuid, desire === 'suspend' ? 'tenant suspended' : 'desired status stopped');
-  await writeStack(ctx, stack, { status: target, statusMessage: 'stopping', deleteAfter: null });
+  await write({ status: target, statusMessage: 'stopping' });
   return poll;
 }
 

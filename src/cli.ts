@@ -4,6 +4,7 @@
  * parses arguments and wires them. No I/O happens at import time anywhere under src/.
  */
 import { Command } from 'commander';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerTemplatesCommand } from './commands/templates.js';
 
@@ -14,6 +15,7 @@ program
   .showHelpAfterError();
 
 registerRunCommand(program);
+registerDemoCommand(program);
 registerTemplatesCommand(program);
 
 await program.parseAsync(process.argv);

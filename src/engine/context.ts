@@ -8,6 +8,7 @@ import type { CoolifyApi } from '../coolify/types.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Audit } from './audit.js';
+import type { PeerSnapshot } from './peer-listing.js';
 import type { EnqueuePort, PolicyPort, StorePort } from './ports.js';
 
 export interface EngineSettings {
@@ -60,6 +61,8 @@ export interface EngineContext {
   settings: EngineSettings;
   memory: EngineMemory;
   orphans: OrphanGate;
+  /** Every tenant and stack, for quota and host ownership; may be up to a second old. */
+  peers(): Promise<PeerSnapshot>;
 }
 
 export function newEngineMemory(): EngineMemory {

@@ -30,6 +30,7 @@ import { newEngineMemory, type EngineContext } from './context.js';
 import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
 import { EnvChecker } from './env-check.js';
+import { PeerListing } from './peer-listing.js';
 import { catalogPolicy } from './policy.js';
 import type { Priority } from './ports.js';
 
@@ -146,6 +147,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     ...(deps.random ? { random: deps.random } : {}),
   });
 
+  const peers = new PeerListing(store, clock, 1000);
   const ctx: EngineContext = {
     coolify,
     store,
@@ -167,6 +169,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     },
     memory: newEngineMemory(),
     orphans: drift.gate,
+    peers: () => peers.get(),
   };
 
   const envChecker = new EnvChecker({

@@ -47,8 +47,8 @@ describe('drift and ownership', () => {
     h.sim.edits.editCompose(uuid, 'services:\n  bot:\n    image: attacker/miner:latest\n    privileged: true\n');
     await waitFor(() => !h.sim.state.service(uuid)!.composeRaw.includes('miner'), 20_000, { what: 'compose restored' });
     expect(load(h.sim.state.service(uuid)!.composeRaw)).toEqual(original);
-    const update = (await h.events(`stack:${stack.id}`)).find((e) => e.action === 'update_service');
-    expect(String(update?.message)).toMatch(/compose differs/);
+    const update = await waitFor(async () => (await h.events(`stack:${stack.id}`)).find((e) => e.action === 'update_service'), 5_000);
+    expect(String(update.message)).toMatch(/compose differs/);
     await h.waitStack(stack.id, (r) => r.status === 'running');
     expect(h.servicesOf(stack.id)).toHaveLength(1);
   });
@@ -88,13 +88,13 @@ describe('drift and ownership', () => {
     h.sim.edits.setStatus(foreign.uuid, 'running:healthy');
     const before = JSON.stringify({ d: foreign.description, c: foreign.composeRaw, s: foreign.subs.map((x) => x.status) });
     const { tenant, stack } = await runningStack();
+    // An admin pastes a uuid that is not ours into the daemon field.
     const hijack = await createStack(h.admin, {
       tenant_id: tenant.id,
       params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN },
       desired_status: 'stopped',
+      coolify_service_uuid: foreign.uuid,
     });
-    // An admin pastes a uuid that is not ours into the daemon field.
-    await h.admin.collection('stacks').update(hijack.id, { coolify_service_uuid: foreign.uuid });
     const s = await h.waitStack(hijack.id, (r) => r.status === 'error', 15_000);
     expect(s.status_message).toBe(`service ${foreign.uuid} is not managed by cf-reconciler`);
     const refuse = (await h.events(`stack:${hijack.id}`)).find((e) => e.action === 'refuse');

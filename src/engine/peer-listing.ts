@@ -1,0 +1,41 @@
+/**
+ * The listing of every tenant and stack a stack's validation needs (quota and host ownership),
+ * shared between reconciles: one PocketBase listing serves every reconcile that starts within
+ * `maxAgeMs` of it, instead of two full listings per reconcile. The stack being reconciled is
+ * always read fresh and merged in; a slightly older view of its peers cannot take a place from it,
+ * because quota and hosts go to the oldest stacks first and older stacks are already listed.
+ */
+import type { Clock } from '../clock.js';
+import type { Stack, Tenant } from '../pocketbase/types.js';
+import type { StorePort } from './ports.js';
+
+export interface PeerSnapshot {
+  tenants: Tenant[];
+  stacks: Stack[];
+}
+
+export class PeerListing {
+  readonly #store: StorePort;
+  readonly #clock: Clock;
+  readonly #maxAgeMs: number;
+  #current: { at: number; value: Promise<PeerSnapshot> } | undefined;
+
+  constructor(store: StorePort, clock: Clock, maxAgeMs: number) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  get(): Promise<PeerSnapshot> {
+    const now = this.#clock.now();
+    if (this.#current && now - this.#current.at <= this.#maxAgeMs) return this.#current.value;
+    const value = Promise.all([this.#store.listTenants(), this.#store.listStacks()]).then(([tenants, stacks]) => ({ tenants, stacks }));
+    const entry = { at: now, value };
+    this.#current = entry;
+    // A failed listing is not reused.
+    value.catch(() => {
+      if (this.#current === entry) this.#current = undefined;
+    });
+    return value;
+  }
+}
