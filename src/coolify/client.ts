@@ -178,6 +178,12 @@ export class CoolifyClient implements CoolifyApi {
     return this.#decode('POST', 'projects', () => decodeUuid(r.body));
   }
 
+  async createEnvironment(projectUuid: string, name: string): Promise<{ uuid: string }> {
+    const path = `projects/${enc(projectUuid)}/environments`;
+    const r = await this.#call({ method: 'POST', route: 'projects/{uuid}/environments', path, json: { name }, policy: 'create' });
+    return this.#decode('POST', path, () => decodeUuid(r.body));
+  }
+
   /** A project already gone counts as deleted. */
   async deleteProject(uuid: string): Promise<void> {
     await this.#delete('projects/{uuid}', `projects/${enc(uuid)}`);

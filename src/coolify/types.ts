@@ -101,6 +101,12 @@ export interface CoolifyApi {
   listProjects(): Promise<CoolifyProject[]>;
   getProject(uuid: string): Promise<CoolifyProjectDetail>;
   createProject(input: { name: string; description: string }): Promise<{ uuid: string }>;
+  /**
+   * Adds an environment to a project (Coolify creates only `production`). Use a lower-case name of
+   * 3+ characters: Coolify normalises names and looks services' environments up by exact name.
+   * Throws CoolifyError kind `conflict` when the name exists.
+   */
+  createEnvironment(projectUuid: string, name: string): Promise<{ uuid: string }>;
   /** Throws CoolifyError kind `bad_request` while the project still has resources. */
   deleteProject(uuid: string): Promise<void>;
   listServers(): Promise<CoolifyServer[]>;

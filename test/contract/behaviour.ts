@@ -126,6 +126,9 @@ export function defineBehaviourSuite(name: string, start: () => Promise<Contract
       expect(listed?.description).toBe(formatProjectMarker({ tenantId }));
       const detail = await client.getProject(uuid);
       expect(detail.environments.map((e) => e.name)).toContain('production');
+      const { uuid: envUuid } = await client.createEnvironment(uuid, 'cf-contract');
+      expect((await client.getProject(uuid)).environments.find((e) => e.name === 'cf-contract')?.uuid).toBe(envUuid);
+      await expect(client.createEnvironment(uuid, 'cf-contract')).rejects.toMatchObject({ kind: 'conflict' });
     });
 
     it('creates, observes, updates and configures a service; stop of a never-started service is a noop', async () => {

@@ -42,6 +42,12 @@ describe('CoolifyClient endpoints (simulator)', () => {
     expect(await t.client.listProjects()).toEqual([{ uuid, name: 'cf-tenant-acme', description }]);
     const detail = await t.client.getProject(uuid);
     expect(detail.environments.map((e) => e.name)).toEqual(['production']);
+    const staging = await t.client.createEnvironment(uuid, 'staging');
+    expect((await t.client.getProject(uuid)).environments.map((e) => [e.name, e.uuid])).toEqual([
+      ['production', detail.environments[0]?.uuid],
+      ['staging', staging.uuid],
+    ]);
+    await expect(t.client.createEnvironment(uuid, 'staging')).rejects.toMatchObject({ kind: 'conflict' });
     await t.client.deleteProject(uuid);
     expect(t.sim.state.projects).toHaveLength(0);
     // Deleting again is not an error: the desired state holds.
