@@ -43,6 +43,8 @@ export function registerCoolifySimCommand(program: Command): void {
         lagMs: opts.lagMs,
         rateLimit: { limit: opts.rateLimit },
         destinations: opts.destinations,
+        // Nobody reads the log of a standalone sim; keep memory flat over a long demo.
+        requestLogLimit: 10_000,
         ...(opts.token ? { token: opts.token } : {}),
       });
       const banner: Record<string, string> = { url: sim.url, serverUuid: sim.serverUuid, destinationUuid: sim.destinationUuid };

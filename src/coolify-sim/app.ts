@@ -31,6 +31,8 @@ export interface SimAppDeps {
   faults: SimFaults;
   version: string;
   now: () => number;
+  /** Entries kept in the request log; the oldest go first. Unbounded when undefined. */
+  requestLogLimit?: number;
 }
 
 const API_PREFIX = '/api/v1/';
@@ -47,6 +49,9 @@ export class SimApp {
     const outcome = await this.#route(req);
     const status = 'status' in outcome ? outcome.status : 'drop' in outcome ? 0 : 200;
     this.requestLog.push({ time: this.#deps.now(), method: req.method, path: req.path, status });
+    const limit = this.#deps.requestLogLimit;
+    // Trimmed in chunks so a long-running standalone sim does not shift the array on every request.
+    if (limit !== undefined && this.requestLog.length > limit * 1.25) this.requestLog.splice(0, this.requestLog.length - limit);
     return outcome;
   }
 

@@ -27,6 +27,8 @@ export interface CoolifySimOptions {
   destinations?: number;
   /** Text of GET /version. Default 4.3.11. */
   version?: string;
+  /** Keep at most about this many request log entries (oldest dropped). Default: keep all. */
+  requestLogLimit?: number;
 }
 
 export interface CoolifySim {
@@ -105,6 +107,7 @@ export async function startCoolifySim(options: CoolifySimOptions = {}): Promise<
     faults,
     version: options.version ?? '4.3.11',
     now,
+    ...(options.requestLogLimit !== undefined ? { requestLogLimit: options.requestLogLimit } : {}),
   });
 
   const httpServer = createServer((req, res) => {

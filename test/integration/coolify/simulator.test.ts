@@ -109,6 +109,18 @@ describe('Coolify simulator behaviour', () => {
     expect(sim.state.services).toHaveLength(1);
   });
 
+  it('keeps the request log bounded when asked to', async () => {
+    const small = await startCoolifySim({ requestLogLimit: 10 });
+    try {
+      for (let i = 0; i < 30; i++) await fetch(`${small.url}/api/v1/health?i=${i}`);
+      await fetch(`${small.url}/api/v1/version`);
+      expect(small.requestLog.length).toBeLessThanOrEqual(13);
+      expect(small.requestLog.at(-1)).toMatchObject({ method: 'GET', path: '/api/v1/version', status: 401 });
+    } finally {
+      await small.close();
+    }
+  });
+
   it('a server without destinations refuses services', async () => {
     const bare = await startCoolifySim({ destinations: 0 });
     try {
