@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 import {
   formatPbDate,
+  parsePbDate,
   parsePlan,
   parseStack,
   parseTenant,
@@ -181,7 +182,7 @@ export class PocketBaseStore {
         outcome,
         message: String(raw.message ?? ''),
         coolifyUuid: String(raw.coolify_uuid ?? ''),
-        created: Date.parse(String(raw.created ?? '').replace(' ', 'T')) || 0,
+        created: parsePbDate(raw.created) ?? 0,
       };
     });
   }
