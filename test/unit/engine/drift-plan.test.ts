@@ -1,0 +1,139 @@
+/**
+ * The drift comparison and the orphan guard, pure: real templates and policy, hand-built
+ * listings of both sides.
+ */
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { join } from 'node:path';
+import type { InventorySnapshot, ManagedService } from '../../../src/coolify/inventory.js';
+import { formatServiceMarker, withMarkerTokens } from '../../../src/coolify/markers.js';
+import { planDrift, type DriftInput } from '../../../src/engine/drift-plan.js';
+import { catalogPolicy } from '../../../src/engine/policy.js';
+import type { PolicyPort } from '../../../src/engine/ports.js';
+import type { Plan, Stack, Tenant } from '../../../src/pocketbase/types.js';
+import { projectRoot } from '../../../src/pocketbase/server-process.js';
+import { loadTemplateCatalog } from '../../../src/templates/index.js';
+
+const NOW = Date.UTC(2026, 0, 1);
+let policy: PolicyPort;
+
+beforeAll(async () => {
+  policy = catalogPolicy(await loadTemplateCatalog(join(projectRoot(), 'templates')));
+});
+
+const plan: Plan = {
+  id: 'plan1', name: 'starter', maxStacks: 50, cpuLimit: 1, memoryMb: 1024,
+  allowedTemplates: ['telegram-bot'], created: NOW - 1000, updated: NOW - 1000, problems: [],
+};
+const tenant: Tenant = {
+  id: 'tenant1', name: 'T', slug: 'acme', domain: 'acme.example.com', status: 'active', planId: 'plan1',
+  routerApiKey: 'rk-secret-1', coolifyServerUuid: '', coolifyProjectUuid: 'proj1', syncStatus: 'ready',
+  syncMessage: '', syncedAt: NOW, created: NOW - 1000, updated: NOW - 1000, problems: [],
+};
+
+function stack(id: string, over: Partial<Stack> = {}): Stack {
+  return {
+    id, tenantId: 'tenant1', name: `s-${id}`, template: 'telegram-bot',
+    params: { TELEGRAM_BOT_TOKEN: '123456789:AAHsecretBotTokenValue0123456789abc' }, domains: [],
+    desiredStatus: 'running', status: 'running', statusMessage: '', coolifyServiceUuid: `svc-${id}`,
+    templateVersion: '1.0.0', appliedHash: '', observedAt: NOW, deleteAfter: null,
+    created: NOW - 500, updated: NOW - 500, problems: [], ...over,
+  };
+}
+
+/** A stack and the service it converged to. */
+function converged(id: string, over: Partial<Stack> = {}): { stack: Stack; service: ManagedService } {
+  const s = stack(id, over);
+  const decision = policy.decide({ tenant, plan, stack: s, tenantStacks: [s], hostOwners: new Map(), routerBaseUrl: 'https://r' });
+  if (decision.kind !== 'apply') throw new Error(decision.message);
+  s.appliedHash = decision.hash;
+  return {
+    stack: s,
+    service: {
+      uuid: s.coolifyServiceUuid, name: `acme-${s.name}`, description: formatServiceMarker({ stackId: id, tenantId: 'tenant1' }),
+      environmentId: 1, status: 'running:healthy', dockerComposeRaw: decision.composeYaml,
+      marker: { tenantId: 'tenant1', stackId: id, extra: {} }, projectUuid: 'proj1', environmentName: 'production',
+    },
+  };
+}
+
+function input(stacks: Stack[], services: ManagedService[]): DriftInput {
+  const inventory: InventorySnapshot = {
+    projectsByTenant: new Map([['tenant1', [{ uuid: 'proj1', name: 'cf-tenant-acme', description: '', marker: { tenantId: 'tenant1', extra: {} } }]]]),
+    servicesByStack: new Map(services.map((s) => [s.marker.stackId, [s]])),
+    duplicateTenants: [], duplicateStacks: [], foreign: { projects: 0, services: 0 }, observedAt: NOW,
+  };
+  return { plans: [plan], tenants: [tenant], stacks, inventory, policy, routerBaseUrl: 'https://r', deleteRetentionMs: 60_000, now: NOW };
+}
+
+describe('planDrift', () => {
+  it('finds nothing to do in a converged system', () => {
+    const pairs = ['a', 'b', 'c'].map((id) => converged(id));
+    const plan = planDrift(input(pairs.map((p) => p.stack), pairs.map((p) => p.service)));
+    expect([...plan.keys]).toEqual([]);
+    expect(plan.refusal).toBeUndefined();
+    expect(plan.envTargets.map((t) => t.stackId).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('marks each kind of drift', () => {
+    const crashed = converged('crashed');
+    crashed.service.status = 'exited';
+    const edited = converged('edited');
+    edited.service.dockerComposeRaw = 'services:\n  bot:\n    image: evil:1\n';
+    const missing = converged('missing');
+    const stale = converged('stale');
+    stale.stack.coolifyServiceUuid = '';
+    const stopped = converged('stopped', { desiredStatus: 'stopped' });
+    const keys = planDrift(input(
+      [crashed.stack, edited.stack, missing.stack, stale.stack, stopped.stack],
+      [crashed.service, edited.service, stale.service, stopped.service],
+    )).keys;
+    expect(keys.get('stack:crashed')).toMatch(/should run but is exited/);
+    expect(keys.get('stack:edited')).toMatch(/compose edited/);
+    expect(keys.get('stack:missing')).toMatch(/service missing/);
+    expect(keys.get('stack:stale')).toMatch(/uuid differs/);
+    expect(keys.get('stack:stopped')).toMatch(/should be stopped/);
+  });
+
+  it('leaves a scheduled deletion alone until it is due', () => {
+    const d = converged('d', { desiredStatus: 'deleted', status: 'deleting' });
+    d.service.status = 'exited';
+    d.service.description = withMarkerTokens(d.service.description, { 'delete-after': new Date(NOW + 1000).toISOString() });
+    d.stack.deleteAfter = NOW + 1000;
+    expect(planDrift(input([d.stack], [d.service])).keys.size).toBe(0);
+    expect(planDrift({ ...input([d.stack], [d.service]), now: NOW + 1000 }).keys.get('stack:d')).toMatch(/due/);
+  });
+
+  it('acts on a few new orphans but refuses when more than a fifth would become orphans', () => {
+    const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
+    const services = pairs.map((p) => p.service);
+    const one = planDrift(input(pairs.slice(1).map((p) => p.stack), services));
+    expect(one.refusal).toBeUndefined();
+    expect(one.orphanKeys).toEqual(['stack:a']);
+
+    const two = planDrift(input(pairs.slice(2).map((p) => p.stack), services));
+    expect(two.refusal?.guard).toBe('orphan-ratio');
+    expect(two.orphanKeys).toEqual([]);
+    expect(two.newOrphans.sort()).toEqual(['a', 'b']);
+  });
+
+  it('does not count orphans already marked as new ones', () => {
+    const pairs = ['a', 'b', 'c'].map((id) => converged(id));
+    for (const p of pairs.slice(0, 2)) {
+      p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW - 10).toISOString() });
+      p.service.status = 'exited';
+    }
+    const plan = planDrift(input([pairs[2]!.stack], pairs.map((p) => p.service)));
+    expect(plan.refusal).toBeUndefined();
+    expect(plan.orphans.sort()).toEqual(['a', 'b']);
+    // Stopped and not yet due: nothing to do for them now.
+    expect(plan.orphanKeys).toEqual([]);
+  });
+
+  it('refuses outright when PocketBase returns no stacks while managed services exist', () => {
+    const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
+    for (const p of pairs) p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW).toISOString() });
+    const plan = planDrift(input([], pairs.map((p) => p.service)));
+    expect(plan.refusal?.guard).toBe('empty-stacks');
+    expect(plan.orphanKeys).toEqual([]);
+  });
+});
