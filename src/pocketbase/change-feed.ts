@@ -19,16 +19,7 @@ import type { Clock } from '../clock.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { backoffMs } from './client.js';
-import {
-  parsePlan,
-  parseStack,
-  parseTenant,
-  planFingerprint,
-  stackFingerprint,
-  tenantFingerprint,
-  STACK_DAEMON_KEYS,
-  TENANT_DAEMON_KEYS,
-} from './records.js';
+import { adminFingerprint, parsePlan, parseStack, parseTenant, STACK_DAEMON_KEYS, TENANT_DAEMON_KEYS } from './records.js';
 import type { PocketBaseStore } from './store.js';
 import type { Plan, ReconcileKey, Stack, Tenant } from './types.js';
 
@@ -262,11 +253,14 @@ export class ChangeFeed {
   }
 
   async #resyncOnce(): Promise<void> {
-    const [plans, tenants, stacks] = await Promise.all([
-      this.#store.listPlans(),
-      this.#store.listTenants(),
-      this.#store.listStacks(),
+    const [rawPlans, rawTenants, rawStacks] = await Promise.all([
+      this.#store.listRaw('plans'),
+      this.#store.listRaw('tenants'),
+      this.#store.listRaw('stacks'),
     ]);
+    const plans = rawPlans.map(parsePlan);
+    const tenants = rawTenants.map(parseTenant);
+    const stacks = rawStacks.map(parseStack);
     const keys: ReconcileKey[] = [];
     const gone = (c: Watched, present: { id: string }[]) => {
       const ids = new Set(present.map((r) => r.id));
@@ -281,9 +275,9 @@ export class ChangeFeed {
       keys.push(`stack:${id}`);
     }
 
-    this.#seen.plans = new Map(plans.map((p) => [p.id, seenPlan(p)]));
-    this.#seen.tenants = new Map(tenants.map((t) => [t.id, seenTenant(t)]));
-    this.#seen.stacks = new Map(stacks.map((s) => [s.id, seenStack(s)]));
+    this.#seen.plans = new Map(rawPlans.map((r) => [String(r.id), this.#describe('plans', r)]));
+    this.#seen.tenants = new Map(rawTenants.map((r) => [String(r.id), this.#describe('tenants', r)]));
+    this.#seen.stacks = new Map(rawStacks.map((r) => [String(r.id), this.#describe('stacks', r)]));
 
     for (const t of tenants) keys.push(`tenant:${t.id}`);
     for (const s of stacks) keys.push(`stack:${s.id}`);
@@ -348,9 +342,14 @@ export class ChangeFeed {
   }
 
   #describe(collection: Watched, raw: Record<string, unknown>): Seen {
-    if (collection === 'plans') return seenPlan(parsePlan(raw));
-    if (collection === 'tenants') return seenTenant(parseTenant(raw));
-    return seenStack(parseStack(raw));
+    const admin = adminFingerprint(collection, raw);
+    if (collection === 'plans') return { admin, daemon: {}, parent: '' };
+    if (collection === 'tenants') {
+      const t = parseTenant(raw);
+      return { admin, daemon: pick(t, TENANT_DAEMON_KEYS), parent: t.planId };
+    }
+    const s = parseStack(raw);
+    return { admin, daemon: pick(s, STACK_DAEMON_KEYS), parent: s.tenantId };
   }
 
   async #stacksOfTenant(tenantId: string): Promise<ReconcileKey[]> {
@@ -437,14 +436,3 @@ function pick<T extends object>(record: T, keys: readonly string[]): Record<stri
   return out;
 }
 
-function seenPlan(p: Plan): Seen {
-  return { admin: planFingerprint(p), daemon: {}, parent: '' };
-}
-
-function seenTenant(t: Tenant): Seen {
-  return { admin: tenantFingerprint(t), daemon: pick(t, TENANT_DAEMON_KEYS), parent: t.planId };
-}
-
-function seenStack(s: Stack): Seen {
-  return { admin: stackFingerprint(s), daemon: pick(s, STACK_DAEMON_KEYS), parent: s.tenantId };
-}

@@ -249,23 +249,21 @@ export function stableStringify(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
 }
 
-/** Hash of a value's stable JSON; the router key (an admin field) is never kept as text. */
-function hashOf(value: unknown): string {
-  return createHash('sha256').update(stableStringify(value)).digest('base64url');
-}
+/** PocketBase fields people own, per collection: a change to any of them is worth a reconcile. */
+export const ADMIN_FIELDS: Record<'plans' | 'tenants' | 'stacks', readonly string[]> = {
+  plans: ['name', 'max_stacks', 'cpu_limit', 'memory_mb', 'allowed_templates'],
+  tenants: ['name', 'slug', 'domain', 'status', 'plan', 'router_api_key', 'coolify_server_uuid'],
+  stacks: ['tenant_id', 'name', 'template', 'params', 'domains', 'desired_status'],
+};
 
-/*
- * Fingerprints of the admin-owned fields of parsed records: equal fingerprints mean no admin change.
- * Problems are included so a record going from one malformed value to another still counts as changed.
+/**
+ * Fingerprint of the admin-owned fields of a raw PocketBase record (REST and realtime send the same
+ * JSON): equal fingerprints mean no admin change. Taken from the raw values, not the parsed ones, so
+ * a malformed value edited into another malformed value still counts as a change. Hashed so the
+ * router key is not kept in memory as text.
  */
-export function planFingerprint(p: Plan): string {
-  return hashOf([p.name, p.maxStacks, p.cpuLimit, p.memoryMb, p.allowedTemplates, p.problems]);
-}
-
-export function tenantFingerprint(t: Tenant): string {
-  return hashOf([t.name, t.slug, t.domain, t.status, t.planId, t.routerApiKey, t.coolifyServerUuid, t.problems]);
-}
-
-export function stackFingerprint(s: Stack): string {
-  return hashOf([s.tenantId, s.name, s.template, s.params, s.domains, s.desiredStatus, s.problems]);
+export function adminFingerprint(collection: 'plans' | 'tenants' | 'stacks', raw: Record<string, unknown>): string {
+  const picked: Record<string, unknown> = {};
+  for (const f of ADMIN_FIELDS[collection]) picked[f] = raw[f] ?? null;
+  return createHash('sha256').update(stableStringify(picked)).digest('base64url');
 }

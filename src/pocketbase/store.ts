@@ -96,6 +96,11 @@ export class PocketBaseStore {
     return (await this.#list('tenants', this.pb.filter('plan = {:planId}', { planId }))).map(parseTenant);
   }
 
+  /** Raw PocketBase records of a collection, all of them, in `id` order (the change feed fingerprints these). */
+  async listRaw(collection: 'plans' | 'tenants' | 'stacks'): Promise<Record<string, unknown>[]> {
+    return this.#list(collection);
+  }
+
   /** Every stack whose tenant is on `planId`, in one request (relation traversal in the filter). */
   async listStacksOfPlan(planId: string): Promise<Stack[]> {
     return (await this.#list('stacks', this.pb.filter('tenant_id.plan = {:planId}', { planId }))).map(parseStack);

@@ -182,6 +182,19 @@ describe('ChangeFeed', () => {
     expect((await waitFor(() => log.event(stack.id, 'update'))).keys).toEqual([`stack:${stack.id}`]);
   });
 
+  it('keys malformed records too, including an edit from one bad value to another', async () => {
+    const plan = await createPlan(pb.admin);
+    const tenant = await createTenant(pb.admin, { plan: plan.id });
+    const bad = await createStack(pb.admin, { tenant_id: tenant.id, params: [1, 2] });
+    const { log } = await startFeed();
+    expect(log.snapshots[0]?.stacks.find((s) => s.id === bad.id)?.problems).toHaveLength(1);
+
+    await pb.admin.collection('stacks').update(bad.id, { params: [3] });
+    expect((await waitFor(() => log.event(bad.id, 'update'))).keys).toEqual([`stack:${bad.id}`]);
+    const broken = await createStack(pb.admin, { tenant_id: tenant.id, domains: 'not-a-list' });
+    expect((await waitFor(() => log.event(broken.id, 'create'))).keys).toEqual([`stack:${broken.id}`]);
+  });
+
   it('resync() on demand keys everything again, and keys records deleted since the last one', async () => {
     const { tenant, stack } = await createTenantWithStack(pb.admin);
     const extra = await createStack(pb.admin, { tenant_id: tenant.id });
