@@ -19,8 +19,16 @@ import {
   STACK_DAEMON_KEYS,
   TENANT_DAEMON_KEYS,
 } from './records.js';
-import type { Plan, ReconcileEvent, Stack, StackStatusPatch, Tenant, TenantStatusPatch } from './types.js';
-import { EVENT_OUTCOMES, type EventOutcome } from './types.js';
+import {
+  EVENT_OUTCOMES,
+  type EventOutcome,
+  type Plan,
+  type ReconcileEvent,
+  type Stack,
+  type StackStatusPatch,
+  type Tenant,
+  type TenantStatusPatch,
+} from './types.js';
 
 export interface PocketBaseStoreOptions {
   pb: PocketBase;
