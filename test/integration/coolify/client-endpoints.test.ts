@@ -90,24 +90,43 @@ describe('CoolifyClient endpoints (simulator)', () => {
     await expect(t.client.updateService(uuid, {})).rejects.toThrow(/at least one field/);
   });
 
-  it('starts, stops and restarts through the asynchronous states', async () => {
+  it('starts, stops and restarts; the statuses catch up asynchronously', async () => {
     const { uuid } = await projectWithService();
+    const status = async () => (await t.client.getService(uuid)).status;
     expect(await t.client.startService(uuid)).toBe('queued');
-    expect(t.sim.state.statusOf(t.sim.state.service(uuid)!)).toMatch(/^starting:/);
-    await eventually(async () => ((await t.client.getService(uuid)).status === 'running:healthy' ? true : undefined));
+    await eventually(async () => ((await status()) === 'running:healthy' ? true : undefined));
     expect(await t.client.restartService(uuid)).toBe('queued');
-    await eventually(async () => ((await t.client.getService(uuid)).status === 'running:healthy' ? true : undefined));
+    await eventually(async () => ((await status()) === 'running:healthy' ? true : undefined));
     expect(await t.client.stopService(uuid)).toBe('queued');
-    await eventually(async () => ((await t.client.getService(uuid)).status === 'exited' ? true : undefined));
+    await eventually(async () => ((await status()) === 'exited' ? true : undefined));
   });
 
   it('deploys a service, running or not', async () => {
     const { uuid } = await projectWithService();
     await t.client.deployService(uuid);
     await eventually(() => (t.sim.state.statusOf(t.sim.state.service(uuid)!) === 'running:healthy' ? true : undefined));
-    // Deploy has no "already running" check: it re-applies.
+    // Deploy has no "already running" check: it re-applies, where start would answer 400.
     await t.client.deployService(uuid);
-    expect(t.sim.state.statusOf(t.sim.state.service(uuid)!)).toMatch(/^starting:/);
+    expect(t.sim.requestLog.filter((e) => e.path === '/api/v1/deploy').map((e) => e.status)).toEqual([200, 200]);
+  });
+
+  it('shows queued work as starting while the job has not run', async () => {
+    // A lag far beyond the test's length: the queued state is observed without racing the job.
+    const slow = await startSimWithClient({ sim: { lagMs: 600_000 } });
+    try {
+      const { uuid: projectUuid } = await slow.client.createProject({ name: 'slow-jobs', description: '' });
+      const { uuid } = await slow.client.createService({ name: 'x', description: '', projectUuid, environmentName: 'production', serverUuid: slow.sim.serverUuid, composeYaml: SIMPLE_COMPOSE });
+      expect(await slow.client.startService(uuid)).toBe('queued');
+      expect((await slow.client.getService(uuid)).status).toBe('starting:unhealthy');
+      // Not "running" yet, so a second start is queued too rather than refused.
+      expect(await slow.client.startService(uuid)).toBe('queued');
+      // Deletion is queued as well: the service stays visible and still blocks its project.
+      await slow.client.deleteService(uuid);
+      expect((await slow.client.listServices()).map((s) => s.uuid)).toEqual([uuid]);
+      await expect(slow.client.deleteProject(projectUuid)).rejects.toMatchObject({ kind: 'bad_request', status: 400 });
+    } finally {
+      await slow.close();
+    }
   });
 
   it('lists, upserts and deletes env vars; Coolify’s own SERVICE_* vars are flagged', async () => {
@@ -138,7 +157,7 @@ describe('CoolifyClient endpoints (simulator)', () => {
     expect((await t.client.listServiceEnvs(uuid)).map((e) => e.key).sort()).toEqual(['CLOUDFREEDOM_API_KEY', 'SERVICE_PASSWORD_APP']);
   });
 
-  it('deletes a service asynchronously: visible until the job ran, then 404; the project follows', async () => {
+  it('deletes a service asynchronously (volumes included): 404 once the job ran; the project follows', async () => {
     const { uuid, projectUuid } = await projectWithService();
     await t.client.deleteService(uuid);
     expect(t.sim.state.service(uuid)?.deletionOptions).toEqual({
@@ -147,9 +166,6 @@ describe('CoolifyClient endpoints (simulator)', () => {
       docker_cleanup: true,
       delete_connected_networks: true,
     });
-    // Still there right after the request, and it still blocks the project.
-    expect((await t.client.getService(uuid)).uuid).toBe(uuid);
-    await expect(t.client.deleteProject(projectUuid)).rejects.toMatchObject({ kind: 'bad_request', status: 400 });
     await eventually(async () => {
       try {
         await t.client.getService(uuid);

@@ -37,15 +37,19 @@ describe('rate limiting against the simulator', () => {
   });
 
   it('a 429 burst is waited out: Retry-After pauses every caller, then all calls succeed', async () => {
-    t = await startSimWithClient();
-    const { client, sim, limiter } = t;
+    let second: Promise<unknown> | undefined;
+    t = await startSimWithClient({
+      client: {
+        onResponse: (info) => {
+          // Started once the first 429 has set the pause (after this attempt's microtasks).
+          if (info.status === 429 && !second) setImmediate(() => (second = t?.client.listServices()));
+        },
+      },
+    });
+    const { client, sim } = t;
     sim.faults.rateLimitNext(2, 1);
-    const first = client.listProjects();
-    await eventually(() => (limiter.pausedUntil > 0 ? true : undefined));
-    // Started while the pause holds: must not reach Coolify before the pause ends.
-    const second = client.listServices();
-    expect(await first).toEqual([]);
-    expect(await second).toEqual([]);
+    expect(await client.listProjects()).toEqual([]);
+    expect(await eventually(() => second)).toEqual([]);
     const log = sim.requestLog;
     // After the first pause both calls go out together; one meets the second 429 and waits again.
     expect(log.map((e) => e.status)).toEqual([429, 429, 200, 200]);
