@@ -37,12 +37,7 @@ export async function reconcileTenant(ctx: EngineContext, tenantId: string): Pro
   if (tenant.status === 'deleted') return deleteTenant(ctx, tenant, stacks);
 
   const project = await ensureProject(ctx, tenant);
-  const env = ctx.settings.environment;
-  if (!project.environments.some((e) => e.name === env)) {
-    const message = `Coolify project ${project.uuid} has no environment "${env}" (COOLIFY_ENVIRONMENT); create it in Coolify`;
-    await writeTenant(ctx, tenant, { coolifyProjectUuid: project.uuid, syncStatus: 'error', syncMessage: message });
-    throw new TerminalError(`tenant ${tenant.id}: ${message}`);
-  }
+  await ensureEnvironment(ctx, tenant, project);
   await writeTenant(ctx, tenant, {
     coolifyProjectUuid: project.uuid,
     syncStatus: tenant.status === 'suspended' ? 'suspended' : 'ready',
@@ -77,6 +72,22 @@ async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<Coolif
   // Recorded at once; a crash before this line is healed by the marker lookup above.
   await writeTenant(ctx, tenant, { coolifyProjectUuid: uuid, syncStatus: 'pending', syncMessage: 'project created' });
   return ctx.coolify.getProject(uuid);
+}
+
+/**
+ * Coolify gives a new project only `production`; any other COOLIFY_ENVIRONMENT is added here, once.
+ * A `conflict` means it appeared since the project was read (another run or an admin): fine.
+ */
+async function ensureEnvironment(ctx: EngineContext, tenant: Tenant, project: CoolifyProjectDetail): Promise<void> {
+  const env = ctx.settings.environment;
+  if (project.environments.some((e) => e.name === env)) return;
+  try {
+    await ctx.audit.write(tenantKey(tenant.id), 'create_environment', project.uuid, `created environment "${env}" in project ${project.name}`, () =>
+      ctx.coolify.createEnvironment(project.uuid, env),
+    );
+  } catch (e) {
+    if (!(e instanceof CoolifyError && e.kind === 'conflict')) throw e;
+  }
 }
 
 async function deleteTenant(ctx: EngineContext, tenant: Tenant, stacks: Stack[]): Promise<TenantResult> {
