@@ -4,6 +4,7 @@
  * parses arguments and wires them. No I/O happens at import time anywhere under src/.
  */
 import { Command } from 'commander';
+import { registerCoolifySimCommand } from './commands/coolify-sim.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerTemplatesCommand } from './commands/templates.js';
@@ -17,5 +18,6 @@ program
 registerRunCommand(program);
 registerDemoCommand(program);
 registerTemplatesCommand(program);
+registerCoolifySimCommand(program);
 
 await program.parseAsync(process.argv);
