@@ -38,7 +38,7 @@ describe('kill -9 during convergence', () => {
     await rm(cwd, { recursive: true, force: true });
   });
 
-  function spawnDaemon(): { child: ChildProcess; exited: Promise<number | null> } {
+  function spawnDaemon(logLevel = 'warn'): { child: ChildProcess; exited: Promise<number | null> } {
     const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'src', 'cli.js'), 'run'], {
       cwd,
       env: {
@@ -51,9 +51,9 @@ describe('kill -9 during convergence', () => {
         COOLIFY_SERVER_UUID: h.sim.serverUuid,
         TEMPLATES_DIR: join(projectRoot(), 'templates'),
         ...TEST_ENV,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: logLevel,
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', logLevel === 'warn' ? 'ignore' : 'pipe', 'pipe'],
     });
     children.add(child);
     const exited = new Promise<number | null>((resolve) =>
@@ -98,9 +98,14 @@ describe('kill -9 during convergence', () => {
       assertNoDuplicates();
     }
 
-    const { child, exited } = spawnDaemon();
+    // The last daemon logs at info so the test can see it has started: a SIGTERM that arrives while
+    // node is still loading modules ends the process by the signal's default action (no exit code).
+    const { child, exited } = spawnDaemon('info');
     let stderr = '';
+    let stdout = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    await waitFor(() => stdout.includes('cf-reconciler running'), 30_000);
     for (const s of stacks) await h.waitStack(s.id, (r) => r.status === 'running', 60_000);
     assertNoDuplicates();
     for (const s of stacks) {
@@ -112,6 +117,7 @@ describe('kill -9 during convergence', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).not.toContain(BOT_TOKEN);
+    expect(stdout).not.toContain(BOT_TOKEN);
     await waitFor(() => children.size === 0, 5_000);
   });
 });
