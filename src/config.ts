@@ -78,7 +78,7 @@ export function loadConfig(env: Env): Config {
       const u = new URL(v);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
     } catch {
-      problems.push(`${name} must be an http(s) URL, got "${v}"`);
+      problems.push(`${name} must be an http(s) URL, got "${withoutCredentials(v)}"`);
     }
     return v.replace(/\/+$/, '');
   };
@@ -142,4 +142,9 @@ export function loadConfig(env: Env): Config {
   };
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** A URL may carry `user:password@`; a start-up error must not print it. */
+function withoutCredentials(text: string): string {
+  return text.replace(/\/\/[^/@\s]*@/, '//***@');
 }

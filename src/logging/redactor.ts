@@ -1,11 +1,15 @@
 /**
  * Keeps secrets out of everything the daemon writes for people: logs, reconcile_events and status
  * messages. Two rules:
- *  - values registered as secret (PocketBase password, Coolify token, router keys, secret template
- *    params) are replaced wherever they appear inside any string;
+ *  - values registered as secret are replaced wherever they appear inside any string;
  *  - fields whose name looks like a credential are replaced whatever their value.
- * Registration is cheap and idempotent; the set only grows while the process lives (a key that was
- * a secret once stays masked).
+ *
+ * Two kinds of registration, so memory stays bounded in a daemon that lives for months:
+ *  - `add`: for the life of the process (PocketBase password, Coolify token, auth tokens);
+ *  - `track`: secrets read from records (router keys, secret template params). Each full resync
+ *    calls `sweep()`; a tracked secret not seen again for two sweeps is forgotten, so rotated keys
+ *    and the secrets of deleted stacks do not pile up. Two sweeps (not one) keep a secret masked
+ *    while a reconcile that read it before the last listing may still be logging.
  */
 export const REDACTED = '[REDACTED]';
 
@@ -16,30 +20,51 @@ const SECRET_KEY = /pass(word)?|secret|token|api[_-]?key|authorization|credentia
 const MIN_SECRET_LENGTH = 4;
 
 export class Redactor {
-  #secrets = new Set<string>();
+  #permanent = new Set<string>();
+  /** Tracked secret → sweep generation in which it was last seen. */
+  #tracked = new Map<string, number>();
+  #generation = 0;
   #pattern: RegExp | undefined;
 
+  /** Registers secrets for the life of the process. */
   add(...values: (string | undefined | null)[]): void {
-    let changed = false;
     for (const v of values) {
-      if (typeof v === 'string' && v.length >= MIN_SECRET_LENGTH && !this.#secrets.has(v)) {
-        this.#secrets.add(v);
-        changed = true;
+      if (!isMaskable(v) || this.#permanent.has(v)) continue;
+      this.#permanent.add(v);
+      this.#pattern = undefined;
+    }
+  }
+
+  /** Registers secrets read from records; they live until two sweeps pass without seeing them. */
+  track(...values: (string | undefined | null)[]): void {
+    for (const v of values) {
+      if (!isMaskable(v) || this.#permanent.has(v)) continue;
+      if (!this.#tracked.has(v)) this.#pattern = undefined;
+      this.#tracked.set(v, this.#generation);
+    }
+  }
+
+  /** Starts a new generation and forgets tracked secrets not seen in the previous two. */
+  sweep(): void {
+    this.#generation++;
+    for (const [v, seen] of this.#tracked) {
+      if (seen < this.#generation - 1) {
+        this.#tracked.delete(v);
+        this.#pattern = undefined;
       }
     }
-    if (changed) this.#pattern = undefined;
   }
 
   get size(): number {
-    return this.#secrets.size;
+    return this.#permanent.size + this.#tracked.size;
   }
 
   /** Masks every registered secret inside `text`. */
   redact(text: string): string {
-    if (this.#secrets.size === 0) return text;
+    if (this.size === 0) return text;
     if (!this.#pattern) {
       // Longest first so a secret that contains another is masked whole.
-      const parts = [...this.#secrets].sort((a, b) => b.length - a.length).map(escapeRegExp);
+      const parts = [...this.#permanent, ...this.#tracked.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
       this.#pattern = new RegExp(parts.join('|'), 'g');
     }
     return text.replace(this.#pattern, REDACTED);
@@ -68,4 +93,8 @@ export class Redactor {
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function isMaskable(v: string | undefined | null): v is string {
+  return typeof v === 'string' && v.length >= MIN_SECRET_LENGTH;
 }

@@ -96,6 +96,11 @@ describe('loadConfig', () => {
     }
   });
 
+  it('does not print credentials embedded in a malformed URL', () => {
+    const problems = problemsOf({ ...minimal, POCKETBASE_URL: 'ftp://admin:hunter2@pb.example.com' });
+    expect(problems).toEqual(['POCKETBASE_URL must be an http(s) URL, got "ftp://***@pb.example.com"']);
+  });
+
   it('parses HTTP_ADDR with an IPv6 host', () => {
     expect(loadConfig({ ...minimal, HTTP_ADDR: '[::1]:9000' }).http).toEqual({ host: '::1', port: 9000 });
   });

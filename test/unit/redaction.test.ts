@@ -75,3 +75,30 @@ describe('log redaction', () => {
     expect(capture.lines[0]).toContain('[Circular]');
   });
 });
+
+describe('tracked secrets', () => {
+  it('keep masking until two sweeps pass without seeing them, then are forgotten', () => {
+    const r = new Redactor();
+    r.add('process-secret');
+    r.track('router-key-old');
+    r.sweep();
+    expect(r.redact('router-key-old')).toBe(REDACTED); // seen one sweep ago: still masked
+    r.track('router-key-new');
+    r.sweep();
+    expect(r.redact('router-key-old')).toBe('router-key-old'); // rotated away two sweeps ago
+    expect(r.redact('router-key-new')).toBe(REDACTED);
+    expect(r.redact('process-secret')).toBe(REDACTED); // permanent secrets never expire
+    for (let i = 0; i < 5; i++) r.sweep();
+    expect(r.redact('process-secret')).toBe(REDACTED);
+    expect(r.size).toBe(1);
+  });
+
+  it('a secret seen on every sweep is never forgotten', () => {
+    const r = new Redactor();
+    for (let i = 0; i < 10; i++) {
+      r.track('still-in-use');
+      r.sweep();
+    }
+    expect(r.redact('x still-in-use')).toBe(`x ${REDACTED}`);
+  });
+});
