@@ -122,6 +122,8 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     throw new TerminalError(`stack ${stack.id}: ${ctx.redactor.redact(decision.message)}`);
   }
   for (const v of decision.env) if (v.secret) ctx.redactor.add(v.value);
+  // The reads above may have taken the run's whole budget; Coolify is not touched after an abort.
+  ctx.signal.throwIfAborted();
 
   if (!tenant.coolifyProjectUuid) {
     ctx.enqueue(`tenant:${tenant.id}`, 'high');

@@ -2,7 +2,8 @@
  * Daemon-field writes back to PocketBase, only when something changed: every write is a realtime
  * event and a row update, so rewriting identical status would churn (and, with a careless feed,
  * loop). The timestamp fields (observed_at, synced_at) ride along with a real change, or are
- * refreshed alone once they are older than the resync interval.
+ * refreshed alone once they are older than the resync interval. An aborted reconcile writes nothing
+ * more: what it left unwritten is re-derived by the next run.
  */
 import type { Stack, StackStatusPatch, Tenant, TenantStatusPatch } from '../src/pocketbase/types.js';
 import type { EngineContext } from '../src/engine/context.js';
@@ -24,6 +25,7 @@ export async function writeStack(ctx: EngineContext, stack: Stack, patch: StackS
   const now = ctx.clock.now();
   const stale = stack.observedAt === null || now - stack.observedAt >= ctx.settings.resyncIntervalMs;
   if (Object.keys(diff).length === 0 && !stale) return;
+  ctx.signal.throwIfAborted();
   diff.observedAt = now;
   await ctx.store.updateStack(stack.id, diff);
   Object.assign(stack, diff);
@@ -38,6 +40,7 @@ export async function writeTenant(ctx: EngineContext, tenant: Tenant, patch: Ten
   const now = ctx.clock.now();
   const stale = ok && (tenant.syncedAt === null || now - tenant.syncedAt >= ctx.settings.resyncIntervalMs);
   if (Object.keys(diff).length === 0 && !stale) return;
+  ctx.signal.throwIfAborted();
   if (ok) diff.syncedAt = now;
   await ctx.store.updateTenant(tenant.id, diff);
   Object.assign(tenant, diff);

@@ -32,6 +32,7 @@ export async function reconcileTenant(ctx: EngineContext, tenantId: string): Pro
     throw new TerminalError(`tenant ${tenant.id}: ${tenant.problems.join('; ')}`);
   }
   const stacks = await ctx.store.listStacksOfTenant(tenant.id);
+  ctx.signal.throwIfAborted();
   // Suspension, resumption and deletion are carried out by each stack's own reconcile.
   for (const s of stacks) ctx.enqueue(`stack:${s.id}`, 'low');
   if (tenant.status === 'deleted') return deleteTenant(ctx, tenant, stacks);

@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../clock.js';
 import type { CoolifyApi } from '../coolify/types.js';
+import { abortableCoolify } from './abortable-coolify.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Audit } from './audit.js';
@@ -50,7 +51,13 @@ export interface OrphanGate {
 }
 
 export interface EngineContext {
+  /** In a reconcile, a view that rejects every call once `signal` aborts. */
   coolify: CoolifyApi;
+  /**
+   * Aborted when the reconcile times out or shutdown's deadline passes; reconcilers stop between
+   * steps (`signal.throwIfAborted()`). Never aborted outside a reconcile.
+   */
+  signal: AbortSignal;
   store: StorePort;
   policy: PolicyPort;
   clock: Clock;
@@ -67,4 +74,9 @@ export interface EngineContext {
 
 export function newEngineMemory(): EngineMemory {
   return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set() };
+}
+
+/** The context one reconcile runs with: Coolify calls and status writes give up when `signal` aborts. */
+export function reconcileContext(ctx: EngineContext, signal: AbortSignal): EngineContext {
+  return { ...ctx, signal, coolify: abortableCoolify(ctx.coolify, signal) };
 }

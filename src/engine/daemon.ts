@@ -21,12 +21,12 @@ import { ChangeFeed } from '../pocketbase/change-feed.js';
 import { connectPocketBase } from '../pocketbase/client.js';
 import { PocketBaseStore } from '../pocketbase/store.js';
 import type { ReconcileKey } from '../pocketbase/types.js';
-import { WorkQueue, type DoneEvent, type ReconcileResult } from '../queue/work-queue.js';
+import { WorkQueue, type DoneEvent, type ReconcileContext, type ReconcileResult } from '../queue/work-queue.js';
 import { loadTemplateCatalog } from '../templates/index.js';
 import { reconcileStack } from '../../reconcilers/stack.js';
 import { reconcileTenant } from '../../reconcilers/tenant.js';
 import { Audit } from './audit.js';
-import { newEngineMemory, type EngineContext } from './context.js';
+import { newEngineMemory, reconcileContext, type EngineContext } from './context.js';
 import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
 import { EnvChecker } from './env-check.js';
@@ -49,6 +49,11 @@ export interface DaemonDeps {
   lifecycleGraceMs?: number;
   /** Queue retry schedule (ms); default 1 s doubling to 5 min. */
   backoff?: { baseMs: number; maxMs: number };
+  /**
+   * A reconcile running longer than this is aborted and retried with backoff (ms); default 120 s:
+   * room for a few Coolify calls at the client's 60 s deadline each, plus rate-limiter waits.
+   */
+  reconcileTimeoutMs?: number;
   /** How long stop() waits for in-flight reconciles (ms); default 30 s. */
   shutdownDeadlineMs?: number;
 }
@@ -125,7 +130,6 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   // Called only once the queue below exists (by reconciles, the feed and the drift resync).
   const enqueue = (key: ReconcileKey, priority: Priority = 'high') => {
     queue.add(key, { priority });
-    metrics.setQueue(queue.depth, queue.inFlight);
   };
 
   const inventory = new CoolifyInventory(coolify, () => clock.now());
@@ -169,6 +173,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     },
     memory: newEngineMemory(),
     orphans: drift.gate,
+    signal: new AbortController().signal,
     peers: () => peers.get(),
   };
 
@@ -184,18 +189,18 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     onPeriod: (seconds) => metrics.setEnvCheckPeriod(seconds),
   });
 
-  const handler = async (key: string): Promise<ReconcileResult> => {
+  const handler = async (key: string, run: ReconcileContext): Promise<ReconcileResult> => {
     const k = keyKind(key);
     if (!k) {
       logger.warn('ignoring malformed reconcile key', { key });
       return;
     }
-    return k.kind === 'tenant' ? reconcileTenant(ctx, k.id) : reconcileStack(ctx, k.id);
+    const rctx = reconcileContext(ctx, run.signal);
+    return k.kind === 'tenant' ? reconcileTenant(rctx, k.id) : reconcileStack(rctx, k.id);
   };
   const onDone = (e: DoneEvent) => {
     const kind = keyKind(e.key)?.kind ?? 'stack';
     metrics.observeReconcile(kind, e.result, e.durationMs / 1000);
-    metrics.setQueue(queue.depth, queue.inFlight);
     if (e.result === 'error') {
       logger.warn('reconcile failed; retrying with backoff', {
         subject: e.key,
@@ -214,8 +219,10 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     concurrency: config.reconcileConcurrency,
     clock,
     onDone,
+    reconcileTimeoutMs: deps.reconcileTimeoutMs ?? 120_000,
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
   });
+  metrics.trackQueue(queue);
 
   const feed = new ChangeFeed({
     pb: pbFeed,
