@@ -16,6 +16,7 @@ import { startDaemon } from '../src/engine/daemon.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { createPocketBaseClient } from '../src/pocketbase/client.js';
 import { projectRoot, startPocketBase } from '../src/pocketbase/server-process.js';
+import { median } from './stats.js';
 
 export interface EngineBenchResult {
   stacks: number;
@@ -27,12 +28,6 @@ export interface EngineBenchResult {
 }
 
 const BOT_TOKEN = '123456789:AAHbenchTokenbenchTokenbenchToken12';
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 async function oneRun(stacks: number): Promise<{ convergeMs: number; resyncMs: number[] }> {
   const root = await mkdtemp(join(tmpdir(), 'cf-bench-'));

@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { WorkQueue, type Priority } from '../src/queue/work-queue.js';
+import { median } from './stats.js';
 
 export interface QueueBenchResult {
   scenario: string;
@@ -96,13 +97,6 @@ export async function runQueueBench(options: { keys?: number; runs?: number; con
     });
   }
   return results;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const hi = sorted[mid] ?? 0;
-  return sorted.length % 2 === 1 ? hi : ((sorted[mid - 1] ?? hi) + hi) / 2;
 }
 
 function argValue(name: string): number | undefined {
