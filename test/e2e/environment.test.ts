@@ -16,17 +16,14 @@ describe('COOLIFY_ENVIRONMENT=staging', () => {
     await h.cleanup();
   });
 
-  const envNames = (projectUuid: string) => {
-    const project = h.sim.state.project(projectUuid);
-    return project ? h.sim.state.environmentsOf(project.id).map((e) => e.name).sort() : [];
-  };
+  const envNames = async (projectUuid: string) => (await h.coolify.getProject(projectUuid)).environments.map((e) => e.name).sort();
 
   it('creates the environment in a new project once, and the stack runs in it', async () => {
     const { tenant, stack } = await createTenantWithStack(h.admin, { stack: { params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } } });
     const s = await h.waitStack(stack.id, (r) => r.status === 'running', 20_000, 'stack running');
     const t = await h.waitTenant(tenant.id, (r) => r.sync_status === 'ready');
     const projectUuid = String(t.coolify_project_uuid);
-    expect(envNames(projectUuid)).toEqual(['production', 'staging']);
+    expect(await envNames(projectUuid)).toEqual(['production', 'staging']);
 
     const svc = h.sim.state.service(String(s.coolify_service_uuid));
     expect(svc && h.sim.state.environmentById(svc.environmentId)?.name).toBe('staging');
@@ -39,7 +36,7 @@ describe('COOLIFY_ENVIRONMENT=staging', () => {
     expect(created).toHaveLength(1);
     expect(created[0]?.outcome).toBe('ok');
     expect(created[0]?.coolify_uuid).toBe(projectUuid);
-    expect(envNames(projectUuid)).toEqual(['production', 'staging']);
+    expect(await envNames(projectUuid)).toEqual(['production', 'staging']);
   });
 
   it('adds the environment to an adopted project that lacks it', async () => {
@@ -50,7 +47,7 @@ describe('COOLIFY_ENVIRONMENT=staging', () => {
     const project = h.sim.state.createProject({ name: 'cf-tenant-old', description: formatProjectMarker({ tenantId: id }) }, Date.now());
     const tenant = await createTenant(h.admin, { id, plan: plan.id });
     await h.waitTenant(tenant.id, (r) => r.sync_status === 'ready' && r.coolify_project_uuid === project.uuid);
-    expect(envNames(project.uuid)).toEqual(['production', 'staging']);
+    expect(await envNames(project.uuid)).toEqual(['production', 'staging']);
 
     const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
     const s = await h.waitStack(stack.id, (r) => r.status === 'running');

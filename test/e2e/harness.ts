@@ -9,12 +9,14 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import { parseMarker } from '../../src/coolify/markers.js';
-import { startCoolifySim, type CoolifySim, type CoolifySimOptions } from '../../src/coolify-sim/index.js';
+import type { CoolifyClient } from '../../src/coolify/client.js';
+import type { CoolifySim, CoolifySimOptions } from '../../src/coolify-sim/index.js';
 import type { SimService } from '../../src/coolify-sim/state.js';
 import { startDaemon, type Daemon, type DaemonDeps } from '../../src/engine/daemon.js';
 import { createLogger, type Logger } from '../../src/logging/logger.js';
 import { Redactor } from '../../src/logging/redactor.js';
 import { projectRoot } from '../../src/pocketbase/server-process.js';
+import { startSimWithClient } from '../helpers/coolify-sim.js';
 import { startTestPocketBase, type TestPocketBase } from '../helpers/pocketbase.js';
 import type { RawRecord } from '../helpers/pb-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
@@ -44,6 +46,8 @@ export interface Harness {
   pb: TestPocketBase;
   admin: PocketBase;
   sim: CoolifySim;
+  /** The tests' own Coolify client (own rate limiter), to read the world through the real API. */
+  coolify: CoolifyClient;
   config: Config;
   logs: string[];
   daemon: Daemon | undefined;
@@ -77,7 +81,7 @@ export const TEST_ENV: Record<string, string> = {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const pb = await startTestPocketBase();
-  const sim = await startCoolifySim({ lagMs: 60, rateLimit: { limit: 1000 }, ...options.sim });
+  const { sim, client } = await startSimWithClient({ sim: { lagMs: 60, rateLimit: { limit: 1000 }, ...options.sim } });
   const config = loadConfig({
     POCKETBASE_URL: pb.server.url,
     POCKETBASE_SUPERUSER_EMAIL: pb.server.email,
@@ -97,6 +101,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     pb,
     admin: pb.admin,
     sim,
+    coolify: client,
     config,
     logs,
     daemon: undefined,
