@@ -21,6 +21,13 @@ export interface DriftInput {
   policy: PolicyPort;
   routerBaseUrl: string;
   deleteRetentionMs: number;
+  /**
+   * Orphans marked less than this long ago (ms) still count as new for the ratio guard. Marking is
+   * an action, so it must not launder a burst of orphans into "old" ones: a burst of hand deletions
+   * (or anything that marked services early) keeps the guard shut until the window has passed.
+   * Default 0 (only unmarked orphans count).
+   */
+  orphanWindowMs?: number;
   /** Epoch ms. */
   now: number;
 }
@@ -39,7 +46,7 @@ export interface DriftPlan {
   orphanKeys: ReconcileKey[];
   /** Stack ids of every orphaned service group, acted on or not. */
   orphans: string[];
-  /** Orphans not marked before: the ones that would "become" orphans in this resync. */
+  /** Orphans not marked yet, or marked within `orphanWindowMs`: the ones "becoming" orphans now. */
   newOrphans: string[];
   /** Services carrying our stack marker. */
   managedServices: number;
@@ -168,7 +175,8 @@ export function planDrift(input: DriftInput): DriftPlan {
     if (stackIds.has(stackId)) continue;
     orphans.push(stackId);
     const marked = list.map((s) => readTimeToken(s.description, ORPHANED_AT));
-    if (marked.some((t) => t === undefined)) newOrphans.push(stackId);
+    const window = input.orphanWindowMs ?? 0;
+    if (marked.some((t) => t === undefined || t > now - window)) newOrphans.push(stackId);
     const needsWork = list.some((s, i) => {
       const at = marked[i];
       return at === undefined || mayBeRunning(parseRunState(s.status)) || now >= at + input.deleteRetentionMs;

@@ -55,16 +55,39 @@ export class DriftResync {
   #guard: { allowed: boolean; reason: string } = { allowed: false, reason: 'no resync has completed yet' };
   #lastSuccessAt: number | null = null;
   #lastError: string | undefined;
+  /**
+   * The gate's freshness: `#requested` counts PocketBase views handed over or announced (snapshots,
+   * invalidations); `#evaluated` is the highest count a finished evaluation covered. The gate is
+   * shut while `#evaluated < #requested`: the guard's verdict is about an older view.
+   */
+  #requested = 0;
+  #evaluated = 0;
+  /** The newest snapshot that arrived while a run was in progress; evaluated right after it. */
+  #nextSnapshot: Snapshot | undefined;
+  #followUp: Promise<DriftPlan | undefined> | undefined;
 
   constructor(options: DriftOptions) {
     this.#o = options;
     this.#random = options.random ?? Math.random;
   }
 
+  /**
+   * Fails closed: shut until the first evaluation, while a newer PocketBase view than the last
+   * evaluated one exists or is being taken, and whenever the latest evaluation refused.
+   */
   readonly gate: OrphanGate = {
-    allowed: () => this.#guard.allowed,
-    reason: () => this.#guard.reason,
+    allowed: () => this.#guard.allowed && this.#evaluated >= this.#requested,
+    reason: () =>
+      this.#evaluated < this.#requested ? 'PocketBase changed since the orphan guard last evaluated it' : this.#guard.reason,
   };
+
+  /**
+   * PocketBase may have changed in ways no event reported (the realtime stream dropped, or a
+   * listing began): shut the gate until a listing taken after this call has been evaluated.
+   */
+  invalidate(): void {
+    this.#requested++;
+  }
 
   /** Epoch ms of the last resync that read both sides, or null. */
   get lastSuccessAt(): number | null {
@@ -85,6 +108,7 @@ export class DriftResync {
     this.#stopped = true;
     this.#cancel?.();
     await this.#running?.catch(() => undefined);
+    await this.#followUp?.catch(() => undefined);
   }
 
   #schedule(): void {
@@ -102,14 +126,33 @@ export class DriftResync {
    * listing (taken on every PocketBase reconnect) saves listing PocketBase twice.
    */
   run(snapshot?: Snapshot): Promise<DriftPlan | undefined> {
-    if (this.#running) return this.#running;
-    this.#running = this.#runOnce(snapshot).finally(() => {
+    if (snapshot) this.#requested++;
+    if (!this.#running) return this.#start(snapshot);
+    if (!snapshot) return this.#running;
+    // The run in progress looked at an older view; this one must not be dropped, or the guard's
+    // verdict would stay about a database that may since have been restored.
+    this.#nextSnapshot = snapshot;
+    this.#followUp ??= this.#running
+      .catch(() => undefined)
+      .then(() => {
+        this.#followUp = undefined;
+        const next = this.#nextSnapshot;
+        this.#nextSnapshot = undefined;
+        return this.#running ?? this.#start(next);
+      });
+    return this.#followUp;
+  }
+
+  #start(snapshot: Snapshot | undefined): Promise<DriftPlan | undefined> {
+    // A fresh listing starts after everything requested so far, so it covers all of it.
+    const covers = this.#requested;
+    this.#running = this.#runOnce(snapshot, covers).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
   }
 
-  async #runOnce(snapshot: Snapshot | undefined): Promise<DriftPlan | undefined> {
+  async #runOnce(snapshot: Snapshot | undefined, covers: number): Promise<DriftPlan | undefined> {
     const o = this.#o;
     const started = o.clock.now();
     let plan: DriftPlan;
@@ -133,6 +176,8 @@ export class DriftResync {
         policy: o.policy,
         routerBaseUrl: o.routerBaseUrl,
         deleteRetentionMs: o.deleteRetentionMs,
+        // Two periods (with jitter) so a mark made between two resyncs is still new in the next.
+        orphanWindowMs: 2 * o.intervalMs,
         now: o.clock.now(),
       });
     } catch (e) {
@@ -143,6 +188,8 @@ export class DriftResync {
     }
     this.#lastError = undefined;
     await this.#applyGuard(plan);
+    // Before the orphan keys are enqueued: their reconciles must find the gate reflecting this plan.
+    this.#evaluated = Math.max(this.#evaluated, covers);
     for (const [key, why] of plan.keys) {
       o.logger.debug('drift', { subject: key, reason: why });
       o.enqueue(key, 'low');

@@ -2,8 +2,13 @@
  * Turns PocketBase realtime events and full resyncs into reconcile keys.
  *
  * Events are hints, not a log: PocketBase keeps no replay buffer and may reorder or duplicate
- * messages, so every (re)connect is followed by a full listing of plans, tenants and stacks, and
- * records that vanished meanwhile are keyed too. Keys carry no event data (level-triggered).
+ * messages, so every (re)connect is followed by a full listing of plans, tenants and stacks. Keys
+ * carry no event data (level-triggered).
+ *
+ * A resync keys only records that exist. A record missing from a listing may have been deleted, or
+ * the database may have been restored from a backup or emptied: only the drift resync's orphan guard,
+ * which compares the listing with Coolify, may decide which. A realtime delete event, by contrast,
+ * is an explicit deletion and is keyed at once.
  *
  * Noise filter: the daemon's own status writes must not wake the reconciler again. Per record the
  * feed keeps a fingerprint of the admin-owned fields and the daemon-field values last seen; an
@@ -38,6 +43,12 @@ export interface ChangeFeedOptions {
   logger: Logger;
   onKeys: (keys: ReconcileKey[], source: KeySource) => void;
   onResync?: (snapshot: ResyncSnapshot) => void | Promise<void>;
+  /**
+   * PocketBase may have changed without events saying so: the stream dropped, or a resync's listing
+   * began. Anything concluded from earlier listings (the orphan guard) is stale until the next
+   * `onResync`.
+   */
+  onStale?: () => void;
   /** Called once per realtime event after it was handled, with the keys it produced (possibly none). For metrics. */
   onEvent?: (info: FeedEventInfo) => void;
   /** Disconnected for this long (ms) without the SDK getting back → drop everything and reconnect. Default 60 s. */
@@ -82,6 +93,7 @@ export class ChangeFeed {
   readonly #logger: Logger;
   readonly #onKeys: ChangeFeedOptions['onKeys'];
   readonly #onResync: ChangeFeedOptions['onResync'];
+  readonly #onStale: ChangeFeedOptions['onStale'];
   readonly #onEvent: ChangeFeedOptions['onEvent'];
   readonly #watchdogMs: number;
   readonly #maxConnectionAgeMs: number;
@@ -111,6 +123,7 @@ export class ChangeFeed {
     this.#logger = options.logger;
     this.#onKeys = options.onKeys;
     this.#onResync = options.onResync;
+    this.#onStale = options.onStale;
     this.#onEvent = options.onEvent;
     this.#watchdogMs = options.watchdogMs ?? 60_000;
     this.#maxConnectionAgeMs = options.maxConnectionAgeMs ?? 35 * 60_000;
@@ -158,8 +171,8 @@ export class ChangeFeed {
   }
 
   /**
-   * Lists plans, tenants and stacks, and emits a key for every tenant and stack (and for those that
-   * disappeared since the previous listing). Concurrent calls coalesce into one extra pass.
+   * Lists plans, tenants and stacks, and emits a key for every tenant and stack that exists.
+   * Concurrent calls coalesce into one extra pass.
    * Rejects if the listing fails.
    */
   resync(): Promise<void> {
@@ -233,7 +246,10 @@ export class ChangeFeed {
 
   #markDisconnected(): void {
     if (this.#stopped) return;
-    if (this.#connected) this.#logger.warn('PocketBase realtime disconnected');
+    if (this.#connected) {
+      this.#logger.warn('PocketBase realtime disconnected');
+      this.#onStale?.();
+    }
     this.#connected = false;
     this.#disconnectedSince ??= this.#clock.now();
   }
@@ -253,6 +269,7 @@ export class ChangeFeed {
   }
 
   async #resyncOnce(): Promise<void> {
+    this.#onStale?.();
     const [rawPlans, rawTenants, rawStacks] = await Promise.all([
       this.#store.listRaw('plans'),
       this.#store.listRaw('tenants'),
@@ -262,17 +279,11 @@ export class ChangeFeed {
     const tenants = rawTenants.map(parseTenant);
     const stacks = rawStacks.map(parseStack);
     const keys: ReconcileKey[] = [];
-    const gone = (c: Watched, present: { id: string }[]) => {
-      const ids = new Set(present.map((r) => r.id));
-      return [...this.#seen[c].keys()].filter((id) => !ids.has(id));
-    };
-    for (const id of gone('tenants', tenants)) {
-      this.#store.forget('tenants', id);
-      keys.push(`tenant:${id}`);
-    }
-    for (const id of gone('stacks', stacks)) {
-      this.#store.forget('stacks', id);
-      keys.push(`stack:${id}`);
+    // Vanished records are forgotten but not keyed (see the module comment): a key for a missing
+    // stack leads to the orphan path, which must only be reached through the guard or a delete event.
+    for (const c of ['tenants', 'stacks'] as const) {
+      const present = new Set((c === 'tenants' ? tenants : stacks).map((r) => r.id));
+      for (const id of this.#seen[c].keys()) if (!present.has(id)) this.#store.forget(c, id);
     }
 
     this.#seen.plans = new Map(rawPlans.map((r) => [String(r.id), this.#describe('plans', r)]));

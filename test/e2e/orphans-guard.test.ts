@@ -121,3 +121,59 @@ describe('orphans, the orphan guard and PocketBase restarts', () => {
     await rm(backup, { recursive: true, force: true });
   });
 });
+
+describe('the orphan guard against a slow Coolify listing after a restore', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // Long periods: only the feed's resync on PocketBase's reconnect runs while the race is open.
+    h = await startHarness({ env: { DELETE_RETENTION_SECONDS: '3600', RESYNC_INTERVAL_SECONDS: '600' } });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  it('neither stops nor marks the lost services while the guard is still evaluating the restored database', async () => {
+    const plan = await createPlan(h.admin, { max_stacks: 50 });
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const make = () => createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    const kept = await make();
+    await h.waitStack(kept.id, (r) => r.status === 'running');
+    const dataDir = h.pb.server.dataDir;
+    const backup = `${dataDir}.race-backup`;
+    await h.pb.server.stop();
+    await cp(dataDir, backup, { recursive: true });
+    await h.pb.server.start();
+    h.admin = await adminClient(h.pb.server);
+    h.pb.admin = h.admin;
+    const lost = [];
+    for (let i = 0; i < 4; i++) lost.push(await make());
+    for (const s of lost) await h.waitStack(s.id, (r) => r.status === 'running');
+    await h.daemon!.resync();
+
+    // Coolify's project listing is slow (many projects): the feed's listing of the restored
+    // database is ready seconds before the guard has compared it with Coolify.
+    h.sim.faults.delayNext('GET projects', 3000, 3);
+    await h.pb.server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    await cp(backup, dataDir, { recursive: true });
+    await h.pb.server.start();
+    h.admin = await adminClient(h.pb.server);
+    h.pb.admin = h.admin;
+
+    // The feed's reconnect resync is evaluated (slowly) and refused; then every queued key has run.
+    await waitFor(() => h.logs.some((l) => l.includes('refusing to act on orphaned services')), 30_000, { what: 'guard refusal' });
+    await h.daemon!.queue.onIdle();
+    for (const s of lost) {
+      const svc = h.servicesOf(s.id);
+      expect(svc).toHaveLength(1);
+      expect(simStatus(svc[0])).toBe('running');
+      expect(parseMarker(svc[0]!.description)?.extra).toEqual({});
+    }
+    // Nothing was laundered into "old" orphans: the guard still counts all four as new.
+    const again = await h.daemon!.resync();
+    expect(again?.refusal?.guard).toBe('orphan-ratio');
+    expect(again?.newOrphans.sort()).toEqual(lost.map((s) => s.id).sort());
+    expect(simStatus(h.servicesOf(kept.id)[0])).toBe('running');
+    await rm(backup, { recursive: true, force: true });
+  });
+});

@@ -195,7 +195,7 @@ describe('ChangeFeed', () => {
     expect((await waitFor(() => log.event(broken.id, 'create'))).keys).toEqual([`stack:${broken.id}`]);
   });
 
-  it('resync() on demand keys everything again, and keys records deleted since the last one', async () => {
+  it('resync() on demand keys everything again, but never a record that vanished since the last one', async () => {
     const { tenant, stack } = await createTenantWithStack(pb.admin);
     const extra = await createStack(pb.admin, { tenant_id: tenant.id });
     const { feed, log } = await startFeed();
@@ -207,7 +207,9 @@ describe('ChangeFeed', () => {
     await feed.resync();
     expect(feed.lastResyncAt).toBeGreaterThanOrEqual(first);
     const keys = log.keysSince(mark, 'resync');
-    expect(keys).toEqual(expect.arrayContaining([`tenant:${tenant.id}`, `stack:${stack.id}`, `stack:${extra.id}`]));
+    expect(keys).toEqual(expect.arrayContaining([`tenant:${tenant.id}`, `stack:${stack.id}`]));
+    // Deleted or lost to a restored backup: only the orphan guard, reading this snapshot, may decide.
+    expect(keys).not.toContain(`stack:${extra.id}`);
     expect(log.snapshots.at(-1)?.stacks.map((s) => s.id)).not.toContain(extra.id);
   });
 

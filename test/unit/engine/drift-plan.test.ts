@@ -129,6 +129,24 @@ describe('planDrift', () => {
     expect(plan.orphanKeys).toEqual([]);
   });
 
+  it('counts orphans marked within the window as new, so marking cannot launder a burst', () => {
+    const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
+    for (const p of pairs.slice(0, 2)) {
+      p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW - 10_000).toISOString() });
+      p.service.status = 'exited';
+    }
+    const base = input(pairs.slice(2).map((p) => p.stack), pairs.map((p) => p.service));
+    const recent = planDrift({ ...base, orphanWindowMs: 60_000 });
+    expect(recent.refusal?.guard).toBe('orphan-ratio');
+    expect(recent.newOrphans.sort()).toEqual(['a', 'b']);
+    expect(recent.orphanKeys).toEqual([]);
+
+    // Once the window has passed they are old orphans and the guard lets their retention run.
+    const later = planDrift({ ...base, orphanWindowMs: 5_000 });
+    expect(later.refusal).toBeUndefined();
+    expect(later.newOrphans).toEqual([]);
+  });
+
   it('refuses outright when PocketBase returns no stacks while managed services exist', () => {
     const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
     for (const p of pairs) p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW).toISOString() });
