@@ -42,11 +42,19 @@ describe('converged resync cost as stacks grow', () => {
       await h.daemon!.queue.onIdle();
       return (await h.daemon!.resync())?.keys.size === 0;
     }, 60_000, { what: 'no differing keys' });
-    await h.daemon!.queue.onIdle();
+    // onIdle ignores timers: wait until no poll or retry is pending either, so the window below
+    // holds only what the resync itself does (a poll firing meanwhile would add its own GET).
+    const queue = h.daemon!.queue;
+    await waitFor(async () => {
+      await queue.onIdle();
+      return queue.delayed === 0 && queue.depth === 0 && queue.inFlight === 0;
+    }, 60_000, { what: 'queue quiet (no delayed polls)', intervalMs: 100 });
     const from = h.sim.requestLog.length;
     const plan = await h.daemon!.resync();
-    await h.daemon!.queue.onIdle();
+    await queue.onIdle();
     expect(plan?.keys.size).toBe(0);
+    // The converged resync enqueued nothing, so nothing else could have run in the window.
+    expect(queue.delayed + queue.depth + queue.inFlight).toBe(0);
     expect(plan?.managedServices).toBe(total);
     return h.sim.requestLog.slice(from).map((r) => `${r.method} ${r.path}`);
   }
