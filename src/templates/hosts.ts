@@ -69,9 +69,16 @@ export function stackHosts(catalog: ManifestLookup, tenant: Tenant, stack: Stack
 /**
  * Host → id of the stack that owns it. Older stacks claim first (created, then id), so the
  * result does not depend on the order of `entries`.
+ *
+ * Stacks on their way out (desired deleted, or their tenant deleted) claim nothing: a deletion
+ * waits out a retention of days, and its hosts are free for a live stack at once. Stacks invalid
+ * for other reasons (a bad param, over quota) keep their claim on purpose: validity depends on
+ * the other stacks, so claiming only for valid ones would make ownership circular, and an admin
+ * fixing a param should not find the host taken meanwhile.
  */
 export function claimHosts(catalog: ManifestLookup, entries: readonly { tenant: Tenant; stack: Stack }[]): Map<string, string> {
-  const ordered = [...entries].sort((a, b) => a.stack.created - b.stack.created || (a.stack.id < b.stack.id ? -1 : a.stack.id > b.stack.id ? 1 : 0));
+  const live = entries.filter(({ tenant, stack }) => stack.desiredStatus !== 'deleted' && tenant.status !== 'deleted');
+  const ordered = [...live].sort((a, b) => a.stack.created - b.stack.created || (a.stack.id < b.stack.id ? -1 : a.stack.id > b.stack.id ? 1 : 0));
   const owners = new Map<string, string>();
   for (const { tenant, stack } of ordered) {
     for (const host of stackHosts(catalog, tenant, stack)) {

@@ -73,4 +73,30 @@ describe('claimHosts', () => {
     const decision = decideStack(catalog, input({ stack: newer, tenantStacks: [older, newer], hostOwners: owners }));
     expect(decision).toEqual({ kind: 'error', message: 'domain shop.acme.cloudfreedom.de is already used by stack stackolder00001' });
   });
+
+  it('lets no stack on its way out claim a host: desired deleted, or its tenant deleted', () => {
+    const leaving = { ...older, desiredStatus: 'deleted' as const };
+    const owners = claimHosts(catalog, [
+      { tenant: acme, stack: leaving },
+      { tenant: acme, stack: newer },
+    ]);
+    expect(owners.get('shop.acme.cloudfreedom.de')).toBe('stacknewer00001');
+    expect([...owners.values()]).not.toContain('stackolder00001');
+    expect(decideStack(catalog, input({ stack: newer, tenantStacks: [leaving, newer], hostOwners: owners })).kind).toBe('apply');
+
+    const goneTenant = claimHosts(catalog, [
+      { tenant: { ...acme, status: 'deleted' as const }, stack: older },
+      { tenant: acme, stack: newer },
+    ]);
+    expect(goneTenant.get('shop.acme.cloudfreedom.de')).toBe('stacknewer00001');
+  });
+
+  it('keeps the claim of an older stack that is invalid for another reason (a bad param)', () => {
+    const broken = { ...older, params: { ...older.params, NOT_A_PARAM: 'x' } };
+    const owners = claimHosts(catalog, [
+      { tenant: acme, stack: broken },
+      { tenant: acme, stack: newer },
+    ]);
+    expect(owners.get('shop.acme.cloudfreedom.de')).toBe('stackolder00001');
+  });
 });
