@@ -39,22 +39,36 @@ export function projectBelongsTo(description: string, tenantId: string): boolean
   return m !== null && m.stackId === undefined && m.tenantId === tenantId;
 }
 
-export async function findStackService(coolify: CoolifyApi, stackId: string, storedUuid: string): Promise<ServiceLookup> {
+/**
+ * The stack's service by its stored uuid, else by marker. `listAlways` also lists when the stored
+ * uuid is found, to see duplicates (one more GET, so only when duplicates are suspected).
+ */
+export async function findStackService(coolify: CoolifyApi, stackId: string, storedUuid: string, listAlways = false): Promise<ServiceLookup> {
+  let stored: CoolifyServiceDetail | null = null;
   if (storedUuid) {
-    const service = await getServiceOrNull(coolify, storedUuid);
-    if (service) {
-      if (!serviceBelongsTo(service.description, stackId)) return { kind: 'foreign', uuid: storedUuid };
-      return { kind: 'found', service, adopted: false, duplicates: [] };
-    }
+    stored = await getServiceOrNull(coolify, storedUuid);
+    if (stored && !serviceBelongsTo(stored.description, stackId)) return { kind: 'foreign', uuid: storedUuid };
+    if (stored && !listAlways) return { kind: 'found', service: stored, adopted: false, duplicates: [] };
   }
-  const mine = (await coolify.listServices())
-    .filter((s) => serviceBelongsTo(s.description, stackId))
-    .sort((a, b) => a.uuid.localeCompare(b.uuid));
-  const [first, ...duplicates] = mine;
-  if (!first) return { kind: 'none' };
-  const service = await getServiceOrNull(coolify, first.uuid);
+  const mine = (await coolify.listServices()).filter((s) => serviceBelongsTo(s.description, stackId));
+  const keeper = stored ?? pickKeeper(mine, storedUuid);
+  if (!keeper) return { kind: 'none' };
+  const duplicates = mine.filter((s) => s.uuid !== keeper.uuid);
+  const service = stored ?? (await getServiceOrNull(coolify, keeper.uuid));
   if (!service) return { kind: 'none' };
-  return { kind: 'found', service, adopted: true, duplicates };
+  return { kind: 'found', service, adopted: stored === null, duplicates };
+}
+
+/**
+ * Which of several services with the same stack marker is the stack's: the stored uuid, else one
+ * that runs (it is the one serving, and likely holds the live data), else one not already marked
+ * as a retired duplicate or orphan, then the lowest uuid. The listing carries no creation time,
+ * so uuid order stands in for age only to keep the choice deterministic.
+ */
+export function pickKeeper(services: CoolifyService[], storedUuid: string): CoolifyService | undefined {
+  const rank = (s: CoolifyService) =>
+    s.uuid === storedUuid ? 0 : s.status.startsWith('running') ? 1 : parseMarker(s.description)?.extra['orphaned-at'] === undefined ? 2 : 3;
+  return [...services].sort((a, b) => rank(a) - rank(b) || a.uuid.localeCompare(b.uuid))[0];
 }
 
 export async function findTenantProject(coolify: CoolifyApi, tenantId: string, storedUuid: string): Promise<ProjectLookup> {

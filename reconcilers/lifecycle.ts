@@ -7,6 +7,12 @@
 import type { ReconcileKey } from '../src/pocketbase/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 
+/**
+ * Longest single wait before a service with a pending deadline (deletion, orphan or duplicate
+ * retention) is looked at again (ms); resyncs cover the rest.
+ */
+export const MAX_WAIT_MS = 6 * 3600 * 1000;
+
 function recentlyAsked(ctx: EngineContext, uuid: string, action: 'start' | 'stop'): boolean {
   const last = ctx.memory.lifecycle.get(uuid);
   return last?.action === action && ctx.clock.now() - last.at < ctx.settings.lifecycleGraceMs;

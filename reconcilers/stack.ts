@@ -6,22 +6,21 @@
  */
 import { TerminalError } from '../src/errors.js';
 import { CoolifyError } from '../src/coolify/errors.js';
-import { formatServiceMarker, withMarkerTokens } from '../src/coolify/markers.js';
-import type { CoolifyServiceApplication, CoolifyServiceDetail, CoolifyUrl, UpdateServiceInput } from '../src/coolify/types.js';
+import { formatServiceMarker, parseMarker, withMarkerTokens } from '../src/coolify/markers.js';
+import type { CoolifyService, CoolifyServiceApplication, CoolifyServiceDetail, CoolifyUrl, UpdateServiceInput } from '../src/coolify/types.js';
 import type { ReconcileKey, Stack, StackStatusPatch, Tenant } from '../src/pocketbase/types.js';
 import type { StackApply } from '../src/templates/types.js';
 import type { EngineContext } from '../src/engine/context.js';
-import { findStackService, getServiceOrNull } from './coolify-lookup.js';
-import { DELETE_AFTER, isoTime, readTimeToken } from './description-tokens.js';
-import { forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
+import { trackRecordSecrets } from '../src/engine/policy.js';
+import { findStackService, getServiceOrNull, projectBelongsTo, type ServiceLookup } from './coolify-lookup.js';
+import { DELETE_AFTER, ORPHANED_AT, isoTime, readTimeToken } from './description-tokens.js';
+import { MAX_WAIT_MS, forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
 import { reconcileOrphan } from './orphans.js';
+import { isRejection, refuse, rejectionMessage } from './refusal.js';
 import { type Desire, mayBeRunning, parseRunState, runningStatus, stoppedStatus } from './status-map.js';
 import { writeStack } from './status-write.js';
 
 export type StackResult = { requeueAfterMs?: number } | void;
-
-/** Longest single wait before a deleting stack is looked at again (ms); resyncs cover the rest. */
-const MAX_WAIT_MS = 6 * 3600 * 1000;
 
 export function stackKey(id: string): ReconcileKey {
   return `stack:${id}`;
@@ -38,15 +37,6 @@ export function effectiveDesire(tenant: Tenant, stack: Stack): Desire {
   return 'run';
 }
 
-/** Registers every secret the stack's records carry, before anything about them is logged. */
-export function protectSecrets(ctx: EngineContext, tenant: Tenant, stack: Stack): void {
-  ctx.redactor.add(tenant.routerApiKey);
-  for (const name of ctx.policy.secretParams(stack.template)) {
-    const v = stack.params[name];
-    if (typeof v === 'string' || typeof v === 'number') ctx.redactor.add(String(v));
-  }
-}
-
 export async function reconcileStack(ctx: EngineContext, stackId: string): Promise<StackResult> {
   const stack = await ctx.store.getStack(stackId);
   if (!stack) return reconcileOrphan(ctx, stackId);
@@ -55,7 +45,7 @@ export async function reconcileStack(ctx: EngineContext, stackId: string): Promi
     await writeStack(ctx, stack, { status: 'error', statusMessage: `tenant ${stack.tenantId} does not exist` });
     throw new TerminalError(`stack ${stack.id}: tenant ${stack.tenantId} does not exist`);
   }
-  protectSecrets(ctx, tenant, stack);
+  trackRecordSecrets(ctx.redactor, ctx.policy, tenant, stack);
   const desire = effectiveDesire(tenant, stack);
   if (desire === 'delete') return deleteStack(ctx, tenant, stack);
   return convergeStack(ctx, tenant, stack, desire);
@@ -65,13 +55,23 @@ export function foreignServiceMessage(uuid: string): string {
   return `service ${uuid} is not managed by cf-reconciler`;
 }
 
-async function refuseForeign(ctx: EngineContext, stack: Stack, uuid: string): Promise<never> {
-  const message = foreignServiceMessage(uuid);
-  if (stack.status !== 'error' || stack.statusMessage !== message) {
-    await ctx.audit.record(stackKey(stack.id), 'refuse', 'error', `${message}; nothing was changed`, uuid);
-  }
-  await writeStack(ctx, stack, { status: 'error', statusMessage: message });
-  throw new TerminalError(`stack ${stack.id}: ${message}`);
+function refuseStack(ctx: EngineContext, stack: Stack, message: string, uuid: string, audit = true): Promise<never> {
+  return refuse(ctx, {
+    key: stackKey(stack.id),
+    current: { status: stack.status, message: stack.statusMessage },
+    message,
+    uuid,
+    audit,
+    writeError: (statusMessage) => writeStack(ctx, stack, { status: 'error', statusMessage }),
+  });
+}
+
+function refuseForeign(ctx: EngineContext, stack: Stack, uuid: string): Promise<never> {
+  return refuseStack(ctx, stack, foreignServiceMessage(uuid), uuid);
+}
+
+export function foreignProjectMessage(uuid: string): string {
+  return `the tenant's project ${uuid} is not managed by cf-reconciler (it lacks the tenant's marker); fix the tenant's coolify_project_uuid`;
 }
 
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
@@ -116,12 +116,16 @@ export function urlsDiffer(want: CoolifyUrl[], apps: CoolifyServiceApplication[]
 async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, desire: Exclude<Desire, 'delete'>): Promise<StackResult> {
   const key = stackKey(stack.id);
   const poll = { requeueAfterMs: ctx.settings.statusPollMs };
+  // Looked up before anything can return early: a cancelled deletion's deadline must leave the
+  // service whatever else is wrong with the stack, or a later deletion would find it already past.
+  const lookup = await lookupService(ctx, stack);
+  if (lookup.kind === 'found') await cancelDeletion(ctx, key, lookup.service);
   const decision = await decide(ctx, tenant, stack);
   if (decision.kind === 'error') {
     await writeStack(ctx, stack, { status: 'error', statusMessage: decision.message, deleteAfter: null });
     throw new TerminalError(`stack ${stack.id}: ${ctx.redactor.redact(decision.message)}`);
   }
-  for (const v of decision.env) if (v.secret) ctx.redactor.add(v.value);
+  for (const v of decision.env) if (v.secret) ctx.redactor.track(v.value);
   // The reads above may have taken the run's whole budget; Coolify is not touched after an abort.
   ctx.signal.throwIfAborted();
 
@@ -131,12 +135,11 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     await writeStack(ctx, stack, { status: 'pending', statusMessage: why });
     return poll;
   }
-
-  const lookup = await findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid);
   if (lookup.kind === 'foreign') return refuseForeign(ctx, stack, lookup.uuid);
 
   let service: CoolifyServiceDetail;
   let changed: 'created' | 'applied' | 'none' = 'none';
+  let duplicateWait: number | undefined;
   if (lookup.kind === 'none') {
     const created = await createService(ctx, tenant, stack, decision);
     if (!created) return poll;
@@ -147,9 +150,7 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     if (lookup.adopted && stack.coolifyServiceUuid !== service.uuid) {
       await ctx.audit.record(key, 'adopt', 'ok', `adopted service ${service.uuid} found by its marker`, service.uuid);
     }
-    for (const dup of lookup.duplicates) {
-      await requestDelete(ctx, key, dup.uuid, `duplicate of ${service.uuid}`);
-    }
+    duplicateWait = await retireDuplicates(ctx, stack, service.uuid, lookup.duplicates);
     if (await applyIfNeeded(ctx, tenant, stack, decision, service)) changed = 'applied';
   }
   let deployed = false;
@@ -160,7 +161,70 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   // One write at the end of the pass (each write is a realtime event for every subscriber).
   const applied: StackStatusPatch = { coolifyServiceUuid: service.uuid };
   if (changed !== 'none') Object.assign(applied, { appliedHash: decision.hash, templateVersion: decision.templateVersion });
-  return settleRunState(ctx, stack, service, desire, deployed, applied);
+  const result = await settleRunState(ctx, stack, service, desire, deployed, applied);
+  if (duplicateWait === undefined) return result;
+  return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? Infinity, duplicateWait) };
+}
+
+/**
+ * The stack's service. Duplicates (more than one service with its marker) are only seen when the
+ * services are listed: after a marker lookup, or while this process knows the stack had some.
+ */
+function lookupService(ctx: EngineContext, stack: Stack): Promise<ServiceLookup> {
+  return findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.memory.duplicates.has(stack.id));
+}
+
+/**
+ * Desire is not delete: a `delete-after` (a cancelled deletion) or `orphaned-at` (the record came
+ * back) token left on the service is removed, so no later deletion inherits its deadline.
+ */
+async function cancelDeletion(ctx: EngineContext, key: ReconcileKey, service: CoolifyServiceDetail): Promise<void> {
+  const extra = parseMarker(service.description)?.extra ?? {};
+  const stale = [DELETE_AFTER, ORPHANED_AT].filter((t) => Object.hasOwn(extra, t));
+  if (stale.length === 0) return;
+  const description = withMarkerTokens(service.description, Object.fromEntries(stale.map((t) => [t, undefined])));
+  const what = stale.map((t) => `${t}=${extra[t] ?? ''}`).join(', ');
+  await ctx.audit.write(key, 'cancel_delete', service.uuid, `deletion cancelled; removed ${what} from the service`, () =>
+    ctx.coolify.updateService(service.uuid, { description }),
+  );
+  service.description = description;
+}
+
+/**
+ * Other services carrying this stack's marker are treated like orphans, never deleted at once
+ * (one of them may hold the data): stopped now, marked `orphaned-at`, and deleted when the
+ * retention has passed. Returns how long until the next one is due (ms), or undefined when none.
+ */
+async function retireDuplicates(ctx: EngineContext, stack: Stack, keeper: string, duplicates: CoolifyService[]): Promise<number | undefined> {
+  const key = stackKey(stack.id);
+  if (duplicates.length === 0) {
+    ctx.memory.duplicates.delete(stack.id);
+    return undefined;
+  }
+  ctx.memory.duplicates.add(stack.id);
+  const now = ctx.clock.now();
+  let wait = MAX_WAIT_MS;
+  for (const dup of duplicates) {
+    let markedAt = readTimeToken(dup.description, ORPHANED_AT);
+    if (markedAt === undefined) {
+      markedAt = now;
+      const description = withMarkerTokens(dup.description, { [DELETE_AFTER]: undefined, [ORPHANED_AT]: isoTime(now) });
+      await ctx.audit.write(key, 'duplicate', dup.uuid, `service is a duplicate of ${keeper}; stopped and marked, deleted after the retention`, () =>
+        ctx.coolify.updateService(dup.uuid, { description }),
+      );
+    }
+    if (mayBeRunning(parseRunState(dup.status)) && !ctx.memory.deleteRequestedAt.has(dup.uuid)) {
+      await requestStop(ctx, key, dup.uuid, `duplicate of ${keeper}`);
+    }
+    const due = markedAt + ctx.settings.deleteRetentionMs;
+    if (now >= due) {
+      await requestDelete(ctx, key, dup.uuid, `duplicate of ${keeper}; retention passed`);
+      wait = Math.min(wait, ctx.settings.statusPollMs);
+    } else {
+      wait = Math.min(wait, due - now);
+    }
+  }
+  return wait;
 }
 
 async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, decision: StackApply): Promise<CoolifyServiceDetail | null> {
@@ -168,6 +232,7 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   const serverUuid = tenant.coolifyServerUuid || ctx.settings.defaultServerUuid;
   const name = serviceName(tenant, stack);
   const description = formatServiceMarker({ stackId: stack.id, tenantId: tenant.id });
+  if (!(await verifyProject(ctx, tenant, stack))) return null;
   let uuid: string;
   try {
     ({ uuid } = await ctx.audit.write(key, 'create_service', (r) => r.uuid, `created service ${name}`, () =>
@@ -191,17 +256,13 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       await writeStack(ctx, stack, { status: 'pending', statusMessage: `cannot create the service yet: ${e.message}` });
       return null;
     }
-    if (e instanceof CoolifyError && (e.kind === 'validation' || e.kind === 'conflict' || e.kind === 'bad_request')) {
-      await writeStack(ctx, stack, { status: 'error', statusMessage: `Coolify rejected the service: ${e.message}` });
-    }
+    // The failed create is already in the audit trail; the record waits for a change.
+    if (isRejection(e)) return refuseStack(ctx, stack, rejectionMessage('service', e), '', false);
     throw e;
   }
   // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
   await writeStack(ctx, stack, { coolifyServiceUuid: uuid });
-  await ctx.audit.write(key, 'set_env', uuid, `set ${decision.env.length} env vars`, () =>
-    ctx.coolify.upsertServiceEnvs(uuid, decision.env.map(({ key: k, value }) => ({ key: k, value }))),
-  );
-  ctx.memory.envDrift.delete(stack.id);
+  await setEnv(ctx, stack, uuid, decision);
   const fresh = await getServiceOrNull(ctx.coolify, uuid);
   return (
     fresh ?? {
@@ -214,6 +275,33 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       applications: [],
     }
   );
+}
+
+/**
+ * The tenant's stored project must carry the tenant's marker before a service is created in it:
+ * the field is admin-writable, and a stale save or a hand edit may point it at a foreign project.
+ * Only checked before a create (the one write that goes into the project), so once per pass.
+ * Returns false (stack left pending) when the project is gone and the tenant must recreate it.
+ */
+async function verifyProject(ctx: EngineContext, tenant: Tenant, stack: Stack): Promise<boolean> {
+  const uuid = tenant.coolifyProjectUuid;
+  try {
+    const project = await ctx.coolify.getProject(uuid);
+    if (!projectBelongsTo(project.description, tenant.id)) return refuseStack(ctx, stack, foreignProjectMessage(uuid), uuid);
+    return true;
+  } catch (e) {
+    if (!(e instanceof CoolifyError && e.kind === 'not_found')) throw e;
+    ctx.enqueue(`tenant:${tenant.id}`, 'high');
+    await writeStack(ctx, stack, { status: 'pending', statusMessage: `waiting for the tenant's Coolify project (${uuid} not found)` });
+    return false;
+  }
+}
+
+async function setEnv(ctx: EngineContext, stack: Stack, uuid: string, decision: StackApply): Promise<void> {
+  await ctx.audit.write(stackKey(stack.id), 'set_env', uuid, `set ${decision.env.length} env vars`, () =>
+    ctx.coolify.upsertServiceEnvs(uuid, decision.env.map(({ key, value }) => ({ key, value }))),
+  );
+  ctx.memory.envDrift.delete(stack.id);
 }
 
 /** PATCHes the service (and its env) when anything the daemon owns differs. Returns true if it did. */
@@ -240,16 +328,20 @@ async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   }
   if (Object.keys(update).length > 0) {
     const what = reasons.length > 0 ? reasons.join(', ') : update.description !== undefined ? 'marker restored' : 'name changed';
-    await ctx.audit.write(key, 'update_service', service.uuid, `updated service (${what})`, () =>
-      ctx.coolify.updateService(service.uuid, update),
-    );
+    try {
+      await ctx.audit.write(key, 'update_service', service.uuid, `updated service (${what})`, () =>
+        ctx.coolify.updateService(service.uuid, update),
+      );
+    } catch (e) {
+      // Coolify may keep part of a rejected PATCH (the compose is saved before the urls are
+      // checked), so the record waits for a change rather than repeating the same request.
+      if (isRejection(e)) return refuseStack(ctx, stack, rejectionMessage('update of the service', e), service.uuid, false);
+      throw e;
+    }
     service.description = update.description ?? service.description;
   }
   if (reasons.length === 0) return false;
-  await ctx.audit.write(key, 'set_env', service.uuid, `set ${decision.env.length} env vars`, () =>
-    ctx.coolify.upsertServiceEnvs(service.uuid, decision.env.map(({ key: k, value }) => ({ key: k, value }))),
-  );
-  ctx.memory.envDrift.delete(stack.id);
+  await setEnv(ctx, stack, service.uuid, decision);
   return true;
 }
 
@@ -308,12 +400,12 @@ async function settleRunState(
 async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Promise<StackResult> {
   const key = stackKey(stack.id);
   const now = ctx.clock.now();
-  const lookup = await findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid);
+  const lookup = await lookupService(ctx, stack);
   if (lookup.kind === 'foreign') return refuseForeign(ctx, stack, lookup.uuid);
 
   if (lookup.kind === 'found') {
     const service = lookup.service;
-    for (const dup of lookup.duplicates) await requestDelete(ctx, key, dup.uuid, `duplicate of ${service.uuid}`);
+    const duplicateWait = await retireDuplicates(ctx, stack, service.uuid, lookup.duplicates);
     let deadline = readTimeToken(service.description, DELETE_AFTER);
     if (deadline === undefined) {
       deadline = now + ctx.settings.deleteRetentionMs;
@@ -333,7 +425,7 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
       deleteAfter: deadline,
       coolifyServiceUuid: service.uuid,
     });
-    return { requeueAfterMs: due ? ctx.settings.statusPollMs : Math.min(deadline - now, MAX_WAIT_MS) };
+    return { requeueAfterMs: Math.min(due ? ctx.settings.statusPollMs : deadline - now, duplicateWait ?? MAX_WAIT_MS, MAX_WAIT_MS) };
   }
 
   if (stack.coolifyServiceUuid) forgetService(ctx, stack.coolifyServiceUuid);

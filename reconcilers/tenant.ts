@@ -10,6 +10,7 @@ import type { CoolifyProjectDetail } from '../src/coolify/types.js';
 import type { ReconcileKey, Stack, Tenant } from '../src/pocketbase/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { findTenantProject } from './coolify-lookup.js';
+import { refuse } from './refusal.js';
 import { writeTenant } from './status-write.js';
 
 export type TenantResult = { requeueAfterMs?: number } | void;
@@ -26,7 +27,7 @@ export async function reconcileTenant(ctx: EngineContext, tenantId: string): Pro
   const tenant = await ctx.store.getTenant(tenantId);
   // The daemon never deletes tenant records; one deleted by hand leaves nothing to drive.
   if (!tenant) return;
-  ctx.redactor.add(tenant.routerApiKey);
+  ctx.redactor.track(tenant.routerApiKey);
   if (tenant.problems.length > 0) {
     await writeTenant(ctx, tenant, { syncStatus: 'error', syncMessage: tenant.problems.join('; ') });
     throw new TerminalError(`tenant ${tenant.id}: ${tenant.problems.join('; ')}`);
@@ -47,13 +48,14 @@ export async function reconcileTenant(ctx: EngineContext, tenantId: string): Pro
   return;
 }
 
-async function refuseForeign(ctx: EngineContext, tenant: Tenant, uuid: string): Promise<never> {
-  const message = `project ${uuid} is not managed by cf-reconciler`;
-  if (tenant.syncStatus !== 'error' || tenant.syncMessage !== message) {
-    await ctx.audit.record(tenantKey(tenant.id), 'refuse', 'error', `${message}; nothing was changed`, uuid);
-  }
-  await writeTenant(ctx, tenant, { syncStatus: 'error', syncMessage: message });
-  throw new TerminalError(`tenant ${tenant.id}: ${message}`);
+function refuseForeign(ctx: EngineContext, tenant: Tenant, uuid: string): Promise<never> {
+  return refuse(ctx, {
+    key: tenantKey(tenant.id),
+    current: { status: tenant.syncStatus, message: tenant.syncMessage },
+    message: `project ${uuid} is not managed by cf-reconciler`,
+    uuid,
+    writeError: (syncMessage) => writeTenant(ctx, tenant, { syncStatus: 'error', syncMessage }),
+  });
 }
 
 async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<CoolifyProjectDetail> {

@@ -41,6 +41,11 @@ export interface EngineMemory {
   deleteRequestedAt: Map<string, number>;
   /** Stack ids whose service env vars were found to differ from what they should be. */
   envDrift: Set<string>;
+  /**
+   * Stack ids last seen with more than one service carrying their marker: their lookups list the
+   * services even when the stored uuid is found, until the extra ones are gone.
+   */
+  duplicates: Set<string>;
 }
 
 /** Whether acting on orphans is currently allowed (the drift resync's guard decides). */
@@ -73,7 +78,7 @@ export interface EngineContext {
 }
 
 export function newEngineMemory(): EngineMemory {
-  return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set() };
+  return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set(), duplicates: new Set() };
 }
 
 /** The context one reconcile runs with: Coolify calls and status writes give up when `signal` aborts. */

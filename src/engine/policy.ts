@@ -1,4 +1,6 @@
 /** The template catalog and policy functions behind the reconcilers' PolicyPort. */
+import type { Redactor } from '../logging/redactor.js';
+import type { Stack, Tenant } from '../pocketbase/types.js';
 import { claimHosts, composeEquals, decideStack, type TemplateCatalog } from '../templates/index.js';
 import type { PolicyPort } from './ports.js';
 
@@ -9,4 +11,17 @@ export function catalogPolicy(catalog: TemplateCatalog): PolicyPort {
     composeEquals,
     secretParams: (name) => (catalog.get(name)?.params ?? []).filter((p) => p.secret).map((p) => p.name),
   };
+}
+
+/**
+ * Tracks the secrets a stack's records carry (the tenant's router key, the template's secret
+ * params) so they are masked before anything about the records is logged. Tracked, not added:
+ * the redactor forgets them once resyncs stop seeing them (rotated keys, deleted stacks).
+ */
+export function trackRecordSecrets(redactor: Redactor, policy: PolicyPort, tenant: Tenant | undefined, stack: Stack): void {
+  if (tenant) redactor.track(tenant.routerApiKey);
+  for (const name of policy.secretParams(stack.template)) {
+    const v = stack.params[name];
+    if (typeof v === 'string' || typeof v === 'number') redactor.track(String(v));
+  }
 }

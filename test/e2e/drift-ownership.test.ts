@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { load } from 'js-yaml';
-import { adminSave, createTenantWithStack, createStack } from '../helpers/pb-fixtures.js';
+import { formatServiceMarker, parseMarker } from '../../src/coolify/markers.js';
+import { adminSave, createPlan, createTenant, createTenantWithStack, createStack } from '../helpers/pb-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
 import { BOT_TOKEN, startHarness, simStatus, type Harness } from './harness.js';
 
@@ -110,6 +111,78 @@ describe('drift and ownership', () => {
     expect(h.servicesOf(stack.id)).toHaveLength(1);
     // Foreign projects are not adopted or deleted either.
     expect(h.sim.state.project(h.sim.state.projectOfService(foreign)!.uuid)).toBeDefined();
+  });
+
+  it('keeps the running service of two with the same marker and retires the other like an orphan, never deleting it at once', async () => {
+    const { tenant, stack, uuid } = await runningStack();
+    const projectUuid = String((await h.tenant(tenant.id)).coolify_project_uuid);
+    // A hand-made copy carrying the stack's marker (exited: it holds no live data).
+    const copy = h.sim.edits.createForeignService({ projectUuid, description: formatServiceMarker({ stackId: stack.id, tenantId: tenant.id }) });
+    expect(simStatus(copy)).toBe('exited');
+    // A stale admin save empties the stored uuid, so the service is looked up by marker.
+    const stale = await h.stack(stack.id);
+    await adminSave(h.admin, 'stacks', { ...stale!, coolify_service_uuid: '' });
+
+    const marked = await waitFor(() => parseMarker(h.sim.state.service(copy.uuid)?.description)?.extra['orphaned-at'], 10_000, {
+      what: 'duplicate marked',
+    });
+    const s = await h.waitStack(stack.id, (r) => r.coolify_service_uuid === uuid && r.status === 'running', 10_000);
+    expect(s.coolify_service_uuid).toBe(uuid);
+    expect(simStatus(h.sim.state.service(uuid))).toBe('running');
+    expect(h.sim.state.service(copy.uuid)?.deletionQueued).toBe(false);
+    const dup = (await h.events(`stack:${stack.id}`)).find((e) => e.action === 'duplicate');
+    expect(dup?.coolify_uuid).toBe(copy.uuid);
+
+    // After the retention the copy goes; the kept service stays.
+    await waitFor(() => h.sim.state.service(copy.uuid) === undefined, 20_000, { what: 'duplicate deleted' });
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(marked) + h.config.deleteRetentionSeconds * 1000);
+    expect(h.servicesOf(stack.id).map((x) => x.uuid)).toEqual([uuid]);
+    expect(simStatus(h.sim.state.service(uuid))).toBe('running');
+  });
+
+  it('never creates a service in a project without the tenant marker, even when the tenant record points at one', async () => {
+    const plan = await createPlan(h.admin);
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const ready = await h.waitTenant(tenant.id, (r) => r.sync_status === 'ready');
+    const foreign = h.sim.edits.createForeignProject({ name: 'someone elses project' });
+    // An admin (or a stale save) points the tenant at a project that is not the tenant's.
+    await adminSave(h.admin, 'tenants', ready, { coolify_project_uuid: foreign.uuid });
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+
+    const s = await h.waitStack(stack.id, (r) => r.status === 'error', 15_000);
+    expect(String(s.status_message)).toContain(`project ${foreign.uuid} is not managed by cf-reconciler`);
+    expect(h.servicesOf(stack.id)).toHaveLength(0);
+    expect(h.sim.state.servicesOfProject(foreign.id)).toHaveLength(0);
+    const refuse = (await h.events(`stack:${stack.id}`)).find((e) => e.action === 'refuse');
+    expect(refuse?.coolify_uuid).toBe(foreign.uuid);
+
+    // Pointing the tenant back at its own project lets the stack converge there.
+    await h.admin.collection('tenants').update(tenant.id, { coolify_project_uuid: ready.coolify_project_uuid });
+    await h.waitStack(stack.id, (r) => r.status === 'running', 20_000);
+    expect(h.sim.state.projectOfService(h.servicesOf(stack.id)[0]!)?.uuid).toBe(ready.coolify_project_uuid);
+  });
+
+  it('gives a stack whose update Coolify refuses (domain taken) status error naming the domain, and waits for a change', async () => {
+    const plan = await createPlan(h.admin, { allowed_templates: ['openclaw-agent'], cpu_limit: 4, memory_mb: 8192 });
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const params = { AUTH_PASSWORD: 'a-long-password-123', OPENCLAW_GATEWAY_TOKEN: 'gw0123456789abcdef0123456789abcdef' };
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, template: 'openclaw-agent', params });
+    const running = await h.waitStack(stack.id, (r) => r.status === 'running', 20_000);
+    const uuid = String(running.coolify_service_uuid);
+    const taken = `shop.${String(tenant.domain)}`;
+    h.sim.edits.createForeignService({ name: 'hand-made-shop', urls: { web: `https://${taken}` } });
+
+    await h.admin.collection('stacks').update(stack.id, { domains: [taken] });
+    const s = await h.waitStack(stack.id, (r) => r.status === 'error', 15_000);
+    expect(String(s.status_message)).toContain(taken);
+    expect(String(s.status_message)).toContain('hand-made-shop');
+    const failed = (await h.events(`stack:${stack.id}`)).filter((e) => e.action === 'update_service' && e.outcome === 'error');
+    expect(failed.length).toBeGreaterThanOrEqual(1);
+    expect(h.servicesOf(stack.id).map((x) => x.uuid)).toEqual([uuid]);
+
+    // Choosing a free domain is enough.
+    await h.admin.collection('stacks').update(stack.id, { domains: [`free.${String(tenant.domain)}`] });
+    await h.waitStack(stack.id, (r) => r.status === 'running', 20_000);
   });
 
   it('makes no Coolify write when the system has converged', async () => {

@@ -126,6 +126,35 @@ describe('stack and tenant lifecycle', () => {
     expect(h.servicesOf(stack.id)).toHaveLength(1);
   });
 
+  it('removes a cancelled deletion\'s deadline from the service even when the stack is invalid, so a later deletion waits the full retention', async () => {
+    const { plan, stack } = await createTenantWithStack(h.admin, { stack: { params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } } });
+    const running = await h.waitStack(stack.id, (r) => r.status === 'running');
+    const uuid = String(running.coolify_service_uuid);
+    await h.admin.collection('stacks').update(stack.id, { desired_status: 'deleted' });
+    await waitFor(() => parseMarker(h.sim.state.service(uuid)?.description)?.extra['delete-after'], 10_000, { what: 'deadline on the service' });
+    // Cancelled while the plan no longer allows the template: the stack is invalid and errors.
+    await h.admin.collection('plans').update(plan.id, { allowed_templates: [] });
+    await h.admin.collection('stacks').update(stack.id, { desired_status: 'running' });
+    await h.waitStack(stack.id, (r) => r.status === 'error');
+    await waitFor(() => parseMarker(h.sim.state.service(uuid)?.description)?.extra['delete-after'] === undefined, 10_000, {
+      what: 'deadline removed from the service',
+    });
+    expect(parseMarker(h.sim.state.service(uuid)?.description)?.extra).toEqual({});
+    const cancel = (await h.events(`stack:${stack.id}`)).find((e) => e.action === 'cancel_delete');
+    expect(cancel?.outcome).toBe('ok');
+    expect(cancel?.coolify_uuid).toBe(uuid);
+
+    // Past the old deadline, a new deletion gets a fresh one, a full retention ahead.
+    await new Promise((r) => setTimeout(r, 4_500));
+    const requestedAt = Date.now();
+    await h.admin.collection('stacks').update(stack.id, { desired_status: 'deleted' });
+    const token = await waitFor(() => parseMarker(h.sim.state.service(uuid)?.description)?.extra['delete-after'], 10_000, {
+      what: 'new deadline on the service',
+    });
+    expect(Date.parse(token)).toBeGreaterThanOrEqual(requestedAt + 3_000);
+    expect(h.sim.state.service(uuid)?.deletionQueued).toBe(false);
+  });
+
   it('deletes a deleted tenant down to its project and keeps the tenant record', async () => {
     const plan = await createPlan(h.admin);
     const tenant = await createTenant(h.admin, { plan: plan.id });
