@@ -40,6 +40,8 @@ const API_PREFIX = '/api/v1/';
 export class SimApp {
   readonly requestLog: RequestLogEntry[] = [];
   readonly #deps: SimAppDeps;
+  /** Releases of injected delays still waiting, so `close()` leaves no timer behind. */
+  readonly #pendingDelays = new Set<() => void>();
 
   constructor(deps: SimAppDeps) {
     this.#deps = deps;
@@ -99,7 +101,7 @@ export class SimApp {
 
     for (let fault = d.faults.take('controller', req.method, path); fault; fault = d.faults.take('controller', req.method, path)) {
       if (fault.kind === 'delay') {
-        await new Promise((r) => setTimeout(r, fault.ms));
+        await this.#delay(fault.ms);
         continue;
       }
       if (fault.kind === 'drop') return { drop: true };
@@ -107,6 +109,23 @@ export class SimApp {
       return withRate({ status: fault.status, body: fault.body, ...(fault.headers ? { headers: fault.headers } : {}) });
     }
     return withRate(this.#run(found.route.handler, req, found.params, principal));
+  }
+
+  #delay(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const release = () => {
+        clearTimeout(timer);
+        this.#pendingDelays.delete(release);
+        resolve();
+      };
+      const timer = setTimeout(release, ms);
+      this.#pendingDelays.add(release);
+    });
+  }
+
+  /** Ends every injected delay now (the simulator is closing; the answers go nowhere). */
+  releaseDelays(): void {
+    for (const release of [...this.#pendingDelays]) release();
   }
 
   #run(handler: Handler, req: SimRequest, params: Record<string, string>, principal: SimPrincipal): SimResponse {

@@ -156,6 +156,7 @@ export async function startCoolifySim(options: CoolifySimOptions = {}): Promise<
     addToken: (config) => tokens.push(config),
     close: async () => {
       lifecycle.close();
+      app.releaseDelays();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },

@@ -211,3 +211,24 @@ describe('Coolify simulator behaviour', () => {
     expect((await api('PATCH', `services/${b.uuid}`, { urls: [{ name: 'web', url: 'https://a.example.com' }], force_domain_override: true })).status).toBe(200);
   });
 });
+
+describe('Coolify simulator shutdown', () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+  it('ends injected delays on close: a held request is released and no timer is left behind', async () => {
+    const before = timers();
+    const sim = await startCoolifySim({ lagMs: 0 });
+    sim.faults.delayNext('GET version', 600_000);
+    const held = fetch(`${sim.url}/api/v1/version`, { headers: { Authorization: `Bearer ${sim.token}`, Accept: 'application/json' } }).then(
+      (res) => `answered ${res.status}`,
+      () => 'connection closed',
+    );
+    // Give the request time to reach the delay (the log only records it once it is answered).
+    await new Promise((r) => setTimeout(r, 100));
+    expect(timers()).toBeGreaterThan(before);
+    await sim.close();
+    expect(await held).toMatch(/^(answered 200|connection closed)$/);
+    // The ten-minute delay's timer is gone: it would otherwise keep jest (or a test process) alive.
+    expect(timers()).toBe(before);
+  });
+});
