@@ -9,10 +9,8 @@ import { parseMarker, withMarkerTokens } from '../src/coolify/markers.js';
 import type { ReconcileKey } from '../src/pocketbase/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { ORPHANED_AT, isoTime, readTimeToken } from './description-tokens.js';
-import { requestDelete, requestStop } from './lifecycle.js';
+import { MAX_WAIT_MS, requestDelete, requestStop } from './lifecycle.js';
 import { mayBeRunning, parseRunState } from './status-map.js';
-
-const MAX_WAIT_MS = 6 * 3600 * 1000;
 
 export async function reconcileOrphan(ctx: EngineContext, stackId: string): Promise<{ requeueAfterMs?: number } | void> {
   const key: ReconcileKey = `stack:${stackId}`;

@@ -240,6 +240,9 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     onResync: (snapshot) => {
       drift.run(snapshot).catch(() => undefined);
     },
+    // A dropped stream or a new listing makes the guard's last verdict stale (a restored database?):
+    // orphan action waits until a listing taken after this point has been evaluated.
+    onStale: () => drift.invalidate(),
   });
 
   const resyncMaxAgeMs = 2 * config.resyncIntervalSeconds * 1000 + 60_000;

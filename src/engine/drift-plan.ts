@@ -140,7 +140,11 @@ export function planDrift(input: DriftInput): DriftPlan {
         })
       : { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
     if (decision.kind === 'error') {
-      if (stack.status !== 'error' || stack.statusMessage !== decision.message) mark(key, 'invalid stack');
+      // A cancelled deletion's deadline left on the service of an invalid stack would shorten a later
+      // retention; the stack reconciler removes it before anything else, so drift must send it there.
+      if (service && (readTimeToken(service.description, DELETE_AFTER) !== undefined || readTimeToken(service.description, ORPHANED_AT) !== undefined)) {
+        mark(key, 'stale deletion token on an invalid stack');
+      } else if (stack.status !== 'error' || stack.statusMessage !== decision.message) mark(key, 'invalid stack');
       continue;
     }
     if (!service) {

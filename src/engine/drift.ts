@@ -9,6 +9,7 @@ import type { CoolifyInventory } from '../coolify/inventory.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
+import { trackRecordSecrets } from './policy.js';
 import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
 import type { Audit } from './audit.js';
 import type { OrphanGate } from './context.js';
@@ -161,13 +162,11 @@ export class DriftResync {
         ? [snapshot.plans, snapshot.tenants, snapshot.stacks]
         : await Promise.all([o.store.listPlans(), o.store.listTenants(), o.store.listStacks()]);
       const inventory = await o.inventory.observe();
-      for (const t of tenants) o.redactor.add(t.routerApiKey);
-      for (const s of stacks) {
-        for (const name of o.policy.secretParams(s.template)) {
-          const v = s.params[name];
-          if (typeof v === 'string' || typeof v === 'number') o.redactor.add(String(v));
-        }
-      }
+      // Every secret the records hold now is (re)tracked, then the sweep forgets those no record
+      // has carried for two resyncs (rotated router keys, deleted stacks): bounded memory.
+      for (const t of tenants) o.redactor.track(t.routerApiKey);
+      for (const s of stacks) trackRecordSecrets(o.redactor, o.policy, undefined, s);
+      o.redactor.sweep();
       plan = planDrift({
         plans,
         tenants,

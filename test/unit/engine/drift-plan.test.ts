@@ -103,6 +103,19 @@ describe('planDrift', () => {
     expect(planDrift({ ...input([d.stack], [d.service]), now: NOW + 1000 }).keys.get('stack:d')).toMatch(/due/);
   });
 
+  it('sends an invalid stack whose service still carries a deletion deadline to its reconciler', () => {
+    const { stack: s, service } = converged('inv');
+    s.template = 'not-a-template';
+    const decision = policy.decide({ tenant, plan, stack: s, tenantStacks: [s], hostOwners: new Map(), routerBaseUrl: 'https://r' });
+    if (decision.kind !== 'error') throw new Error('expected an invalid stack');
+    // Already showing its error: without a token nothing differs.
+    s.status = 'error';
+    s.statusMessage = decision.message;
+    expect(planDrift(input([s], [service])).keys.size).toBe(0);
+    const stale = { ...service, description: withMarkerTokens(service.description, { 'delete-after': new Date(NOW - 1000).toISOString() }) };
+    expect(planDrift(input([s], [stale])).keys.get('stack:inv')).toMatch(/stale deletion token/);
+  });
+
   it('acts on a few new orphans but refuses when more than a fifth would become orphans', () => {
     const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
     const services = pairs.map((p) => p.service);
