@@ -60,15 +60,18 @@ export async function findStackService(coolify: CoolifyApi, stackId: string, sto
 }
 
 /**
- * Which of several services with the same stack marker is the stack's: the stored uuid, else one
- * that runs (it is the one serving, and likely holds the live data), else one not already marked
- * as a retired duplicate or orphan, then the lowest uuid. The listing carries no creation time,
- * so uuid order stands in for age only to keep the choice deterministic.
+ * Which of several services with the same stack marker is the stack's, in order: the stored uuid;
+ * one that runs (it is the one serving, and likely holds the live data); one not already marked
+ * as a retired duplicate or orphan (so a choice once made does not flip back to a copy being
+ * retired); the oldest by `created_at` (the first one made is the one the stack has used longest);
+ * then the lowest uuid, only so the choice is deterministic. A service without `created_at`
+ * counts as younger than any with one.
  */
-export function pickKeeper(services: CoolifyService[], storedUuid: string): CoolifyService | undefined {
-  const rank = (s: CoolifyService) =>
+export function pickKeeper<S extends CoolifyService>(services: readonly S[], storedUuid: string): S | undefined {
+  const rank = (s: S) =>
     s.uuid === storedUuid ? 0 : s.status.startsWith('running') ? 1 : parseMarker(s.description)?.extra['orphaned-at'] === undefined ? 2 : 3;
-  return [...services].sort((a, b) => rank(a) - rank(b) || a.uuid.localeCompare(b.uuid))[0];
+  const age = (s: S) => s.createdAt ?? Infinity;
+  return [...services].sort((a, b) => rank(a) - rank(b) || age(a) - age(b) || a.uuid.localeCompare(b.uuid))[0];
 }
 
 export async function findTenantProject(coolify: CoolifyApi, tenantId: string, storedUuid: string): Promise<ProjectLookup> {

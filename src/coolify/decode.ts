@@ -53,6 +53,17 @@ function nullableStr(o: Obj, key: string, at: string): string | null {
   return v;
 }
 
+/**
+ * A Laravel timestamp (`2024-05-01T10:00:00.000000Z`) as epoch ms. Lenient on purpose: it is only
+ * ever a tie-breaker, and an odd value must not make a whole listing unreadable.
+ */
+function optTime(o: Obj, key: string): number | undefined {
+  const v = o[key];
+  if (typeof v !== 'string') return undefined;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? t : undefined;
+}
+
 function int(o: Obj, key: string, at: string): number {
   const v = o[key];
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new ShapeError(`${at}.${key} is not an integer`);
@@ -120,6 +131,7 @@ export function decodeService(v: unknown, at = 'service'): CoolifyService {
   if (raw !== undefined && raw !== null && typeof raw !== 'string') {
     throw new ShapeError(`${at}.docker_compose_raw is not a string`);
   }
+  const createdAt = optTime(o, 'created_at');
   return {
     uuid: str(o, 'uuid', at),
     name: optStr(o, 'name', at),
@@ -127,6 +139,7 @@ export function decodeService(v: unknown, at = 'service'): CoolifyService {
     environmentId: int(o, 'environment_id', at),
     status: str(o, 'status', at),
     dockerComposeRaw: typeof raw === 'string' ? raw : undefined,
+    ...(createdAt === undefined ? {} : { createdAt }),
   };
 }
 

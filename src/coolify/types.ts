@@ -44,6 +44,8 @@ export interface CoolifyService {
   status: string;
   /** Decoded compose YAML as Coolify stored it (re-dumped); undefined without read:sensitive. */
   dockerComposeRaw: string | undefined;
+  /** Epoch ms from `created_at`; absent when Coolify sent none or an unreadable one. */
+  createdAt?: number;
 }
 
 export interface CoolifyServiceApplication {
