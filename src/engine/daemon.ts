@@ -148,6 +148,9 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     eventsRetentionMs: config.eventsRetentionDays * 86_400_000,
     metrics,
     onEnvTargets: (targets) => envChecker.setTargets(targets),
+    onDuplicates: (ids) => {
+      for (const id of ids) ctx.memory.duplicates.add(id);
+    },
     ...(deps.random ? { random: deps.random } : {}),
   });
 

@@ -9,6 +9,7 @@ import type { InventorySnapshot, ManagedService } from '../coolify/inventory.js'
 import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
 import type { StackEnvVar } from '../templates/types.js';
 import { DELETE_AFTER, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
+import { pickKeeper } from '../../reconcilers/coolify-lookup.js';
 import { effectiveDesire, foreignServiceMessage, serviceName } from '../../reconcilers/stack.js';
 import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
 import type { PolicyPort } from './ports.js';
@@ -53,6 +54,11 @@ export interface DriftPlan {
   /** Which guard refuses to act on orphans and why, or undefined. */
   refusal: { guard: 'empty-stacks' | 'orphan-ratio'; message: string } | undefined;
   envTargets: EnvTarget[];
+  /**
+   * Ids of stacks (with a record) that have more than one service carrying their marker. Their
+   * reconciles must list the services to see the extra ones, even when the stored uuid is intact.
+   */
+  duplicateStacks: string[];
 }
 
 export function planDrift(input: DriftInput): DriftPlan {
@@ -92,6 +98,7 @@ export function planDrift(input: DriftInput): DriftPlan {
   });
   const hostOwners = policy.hostOwners(entries);
   const envTargets: EnvTarget[] = [];
+  const duplicateStacks: string[] = [];
 
   for (const stack of input.stacks) {
     const key: ReconcileKey = `stack:${stack.id}`;
@@ -101,7 +108,8 @@ export function planDrift(input: DriftInput): DriftPlan {
       continue;
     }
     const services = inventory.servicesByStack.get(stack.id) ?? [];
-    const service = services[0];
+    // The same choice the stack reconciler makes, so both compare against the same service.
+    const service = pickKeeper(services, stack.coolifyServiceUuid);
     // Refused (its stored uuid names a service that is not ours) and still so: a reconcile would
     // only refuse again. It runs again when the record changes.
     if (
@@ -112,7 +120,11 @@ export function planDrift(input: DriftInput): DriftPlan {
     ) {
       continue;
     }
-    if (services.length > 1) mark(key, 'duplicate services');
+    if (services.length > 1) {
+      duplicateStacks.push(stack.id);
+      const extra = services.filter((s) => s !== service);
+      if (extra.some((s) => retirementDue(s, input.deleteRetentionMs, now))) mark(key, 'duplicate services');
+    }
     const desire = effectiveDesire(tenant, stack);
 
     if (desire === 'delete') {
@@ -181,10 +193,7 @@ export function planDrift(input: DriftInput): DriftPlan {
     const marked = list.map((s) => readTimeToken(s.description, ORPHANED_AT));
     const window = input.orphanWindowMs ?? 0;
     if (marked.some((t) => t === undefined || t > now - window)) newOrphans.push(stackId);
-    const needsWork = list.some((s, i) => {
-      const at = marked[i];
-      return at === undefined || mayBeRunning(parseRunState(s.status)) || now >= at + input.deleteRetentionMs;
-    });
+    const needsWork = list.some((s) => retirementDue(s, input.deleteRetentionMs, now));
     if (needsWork) actionable.push(`stack:${stackId}`);
   }
   let refusal: DriftPlan['refusal'];
@@ -204,7 +213,17 @@ export function planDrift(input: DriftInput): DriftPlan {
     managedServices,
     refusal,
     envTargets,
+    duplicateStacks,
   };
+}
+
+/**
+ * A service being retired (orphan or duplicate) needs a reconcile when it is not marked yet, may
+ * still run, or its retention (ms) has passed. Otherwise it just waits, and costs nothing.
+ */
+function retirementDue(service: ManagedService, retentionMs: number, now: number): boolean {
+  const at = readTimeToken(service.description, ORPHANED_AT);
+  return at === undefined || mayBeRunning(parseRunState(service.status)) || now >= at + retentionMs;
 }
 
 function serviceDrift(

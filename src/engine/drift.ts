@@ -37,6 +37,11 @@ export interface DriftOptions {
   eventsRetentionMs: number;
   metrics?: DriftMetrics;
   onEnvTargets?: (targets: EnvTarget[]) => void;
+  /**
+   * Stack ids with more than one service carrying their marker, told before their keys are
+   * enqueued: a reconcile finding the stored uuid intact would otherwise not look for the others.
+   */
+  onDuplicates?: (stackIds: string[]) => void;
   /** Uniform [0, 1) for the jitter. */
   random?: () => number;
 }
@@ -189,6 +194,7 @@ export class DriftResync {
     await this.#applyGuard(plan);
     // Before the orphan keys are enqueued: their reconciles must find the gate reflecting this plan.
     this.#evaluated = Math.max(this.#evaluated, covers);
+    if (plan.duplicateStacks.length > 0) o.onDuplicates?.(plan.duplicateStacks);
     for (const [key, why] of plan.keys) {
       o.logger.debug('drift', { subject: key, reason: why });
       o.enqueue(key, 'low');

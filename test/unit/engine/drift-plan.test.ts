@@ -56,10 +56,16 @@ function converged(id: string, over: Partial<Stack> = {}): { stack: Stack; servi
   };
 }
 
+function byStack(services: ManagedService[]): Map<string, ManagedService[]> {
+  const map = new Map<string, ManagedService[]>();
+  for (const s of services) map.set(s.marker.stackId, [...(map.get(s.marker.stackId) ?? []), s]);
+  return map;
+}
+
 function input(stacks: Stack[], services: ManagedService[]): DriftInput {
   const inventory: InventorySnapshot = {
     projectsByTenant: new Map([['tenant1', [{ uuid: 'proj1', name: 'cf-tenant-acme', description: '', marker: { tenantId: 'tenant1', extra: {} } }]]]),
-    servicesByStack: new Map(services.map((s) => [s.marker.stackId, [s]])),
+    servicesByStack: byStack(services),
     duplicateTenants: [], duplicateStacks: [], foreign: { projects: 0, services: 0 }, observedAt: NOW,
   };
   return { plans: [plan], tenants: [tenant], stacks, inventory, policy, routerBaseUrl: 'https://r', deleteRetentionMs: 60_000, now: NOW };
@@ -114,6 +120,23 @@ describe('planDrift', () => {
     expect(planDrift(input([s], [service])).keys.size).toBe(0);
     const stale = { ...service, description: withMarkerTokens(service.description, { 'delete-after': new Date(NOW - 1000).toISOString() }) };
     expect(planDrift(input([s], [stale])).keys.get('stack:inv')).toMatch(/stale deletion token/);
+  });
+
+  it('reports duplicates next to an intact stored uuid and sends them to the reconciler only while a copy needs retiring', () => {
+    const { stack: s, service } = converged('dup');
+    const copy: ManagedService = { ...service, uuid: 'svc-copy', status: 'running:healthy', createdAt: NOW - 10_000 };
+    // Older and running, but the stored uuid keeps the original as the stack's service.
+    const fresh = planDrift(input([s], [copy, service]));
+    expect(fresh.duplicateStacks).toEqual(['dup']);
+    expect(fresh.keys.get('stack:dup')).toBe('duplicate services');
+    expect(fresh.envTargets.map((t) => t.serviceUuid)).toEqual([service.uuid]);
+
+    const retired = { ...copy, status: 'exited', description: withMarkerTokens(copy.description, { 'orphaned-at': new Date(NOW - 1000).toISOString() }) };
+    const waiting = planDrift(input([s], [service, retired]));
+    expect(waiting.duplicateStacks).toEqual(['dup']);
+    expect(waiting.keys.size).toBe(0);
+    expect(planDrift({ ...input([s], [service, retired]), now: NOW + 60_000 }).keys.get('stack:dup')).toBe('duplicate services');
+    expect(planDrift(input([s], [service])).duplicateStacks).toEqual([]);
   });
 
   it('acts on a few new orphans but refuses when more than a fifth would become orphans', () => {
