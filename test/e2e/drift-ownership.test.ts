@@ -101,11 +101,26 @@ describe('drift and ownership', () => {
     const refuse = (await h.events(`stack:${hijack.id}`)).find((e) => e.action === 'refuse');
     expect(refuse?.coolify_uuid).toBe(foreign.uuid);
 
-    // Deleting it does not delete the foreign service either.
+    // Deleting it does not delete the foreign service either. The refusal is already recorded, so the
+    // proof waits for other evidence that the daemon handled the deletion request: its reconcile
+    // reads the stored uuid again after the update, and the queue then drains.
+    const seen = (await h.events(`stack:${hijack.id}`)).length;
+    const from = h.sim.requestLog.length;
     await h.admin.collection('stacks').update(hijack.id, { desired_status: 'deleted' });
+    await waitFor(
+      async () =>
+        (await h.events(`stack:${hijack.id}`)).length > seen ||
+        h.sim.requestLog.slice(from).some((r) => r.method === 'GET' && r.path === `/api/v1/services/${foreign.uuid}`),
+      15_000,
+      { what: 'the daemon to act on the deletion request' },
+    );
+    await h.daemon!.queue.onIdle();
     await h.daemon!.resync();
-    await waitFor(async () => (await h.events(`stack:${hijack.id}`)).length >= 1, 5_000);
+    await h.daemon!.queue.onIdle();
+    expect((await h.stack(hijack.id))?.status).toBe('error');
+    expect(h.sim.requestLog.filter((r) => r.path.includes(foreign.uuid) && r.method !== 'GET')).toEqual([]);
     const after = h.sim.state.service(foreign.uuid);
+    expect(after?.deletionQueued).toBe(false);
     expect(after).toBeDefined();
     expect(JSON.stringify({ d: after!.description, c: after!.composeRaw, s: after!.subs.map((x) => x.status) })).toBe(before);
     expect(h.servicesOf(stack.id)).toHaveLength(1);
@@ -135,7 +150,10 @@ describe('drift and ownership', () => {
 
     // After the retention the copy goes; the kept service stays.
     await waitFor(() => h.sim.state.service(copy.uuid) === undefined, 20_000, { what: 'duplicate deleted' });
-    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(marked) + h.config.deleteRetentionSeconds * 1000);
+    // When Coolify received the DELETE, not when the test noticed it.
+    const deletes = h.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === `/api/v1/services/${copy.uuid}`);
+    expect(deletes.length).toBeGreaterThanOrEqual(1);
+    expect(deletes[0]!.time).toBeGreaterThanOrEqual(Date.parse(marked) + h.config.deleteRetentionSeconds * 1000);
     expect(h.servicesOf(stack.id).map((x) => x.uuid)).toEqual([uuid]);
     expect(simStatus(h.sim.state.service(uuid))).toBe('running');
   });
@@ -192,8 +210,10 @@ describe('drift and ownership', () => {
     const from = h.sim.requestLog.length;
     const plan = await h.daemon!.resync();
     expect(plan?.keys.size).toBe(0);
-    const calls = h.sim.requestLog.slice(from).filter((r) => !r.path.endsWith('/envs'));
+    const calls = h.sim.requestLog.slice(from);
+    // Every write counts, env writes (POST/PATCH/DELETE …/envs) included.
     expect(calls.filter((r) => r.method !== 'GET')).toEqual([]);
-    expect(calls.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['GET /api/v1/projects', 'GET /api/v1/services']);
+    const reads = calls.filter((r) => !r.path.endsWith('/envs'));
+    expect(reads.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['GET /api/v1/projects', 'GET /api/v1/services']);
   });
 });
