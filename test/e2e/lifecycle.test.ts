@@ -18,6 +18,16 @@ describe('stack and tenant lifecycle', () => {
     await h.cleanup();
   });
 
+  /**
+   * Proof that "nothing happened by `deadlineMs`": waits until the deadline has passed, then forces
+   * a resync and waits for every reconcile it queued, so a pass after the deadline has run.
+   */
+  async function passAfter(deadlineMs: number): Promise<void> {
+    await waitFor(() => Date.now() > deadlineMs, deadlineMs - Date.now() + 10_000, { what: 'the deadline to pass', intervalMs: 100 });
+    await h.daemon!.resync();
+    await h.daemon!.queue.onIdle();
+  }
+
   it('creates the tenant project and the stack service, and the stack reaches running', async () => {
     const { tenant, stack } = await createTenantWithStack(h.admin, { stack: { params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } } });
     const s = await h.waitStack(stack.id, (r) => r.status === 'running', 20_000, 'stack running');
@@ -99,7 +109,10 @@ describe('stack and tenant lifecycle', () => {
     expect(parseMarker(h.sim.state.service(uuid)?.description)?.extra['delete-after']).toBe(new Date(deadline).toISOString());
 
     await waitFor(async () => (await h.stack(stack.id)) === null, 20_000, { what: 'stack record deleted' });
-    expect(Date.now()).toBeGreaterThanOrEqual(deadline);
+    // When Coolify received the DELETE, not when the test noticed it.
+    const deletes = h.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === `/api/v1/services/${uuid}`);
+    expect(deletes.length).toBeGreaterThanOrEqual(1);
+    expect(deletes[0]!.time).toBeGreaterThanOrEqual(deadline);
     expect(h.sim.state.service(uuid)).toBeUndefined();
     expect(h.servicesOf(stack.id)).toHaveLength(0);
     const deleteEvent = (await h.events(`stack:${stack.id}`)).find((e) => e.action === 'delete_service');
@@ -112,16 +125,19 @@ describe('stack and tenant lifecycle', () => {
     const running = await h.waitStack(stack.id, (r) => r.status === 'running');
     const uuid = String(running.coolify_service_uuid);
     await h.admin.collection('stacks').update(stack.id, { desired_status: 'deleted' });
-    await h.waitStack(stack.id, (r) => r.status === 'deleting', 5_000);
+    const deleting = await h.waitStack(stack.id, (r) => r.status === 'deleting' && r.delete_after !== '', 5_000);
+    const deadline = Date.parse(String(deleting.delete_after).replace(' ', 'T'));
     await h.admin.collection('stacks').update(stack.id, { desired_status: 'running' });
 
     const back = await h.waitStack(stack.id, (r) => r.status === 'running' && r.delete_after === '', 15_000, 'running again');
     expect(back.coolify_service_uuid).toBe(uuid);
     const svc = h.sim.state.service(uuid);
     expect(parseMarker(svc?.description)?.extra).toEqual({});
-    // Past the original deadline the service and the record are still there.
-    await new Promise((r) => setTimeout(r, 4_500));
+    // Past the original deadline, after a pass known to have run then, both are still there.
+    await passAfter(deadline);
     expect(await h.stack(stack.id)).not.toBeNull();
+    expect(h.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path.includes(uuid))).toEqual([]);
+    expect(h.sim.state.service(uuid)?.deletionQueued).toBe(false);
     expect(h.sim.state.service(uuid)).toBeDefined();
     expect(h.servicesOf(stack.id)).toHaveLength(1);
   });
@@ -131,7 +147,9 @@ describe('stack and tenant lifecycle', () => {
     const running = await h.waitStack(stack.id, (r) => r.status === 'running');
     const uuid = String(running.coolify_service_uuid);
     await h.admin.collection('stacks').update(stack.id, { desired_status: 'deleted' });
-    await waitFor(() => parseMarker(h.sim.state.service(uuid)?.description)?.extra['delete-after'], 10_000, { what: 'deadline on the service' });
+    const oldToken = await waitFor(() => parseMarker(h.sim.state.service(uuid)?.description)?.extra['delete-after'], 10_000, {
+      what: 'deadline on the service',
+    });
     // Cancelled while the plan no longer allows the template: the stack is invalid and errors.
     await h.admin.collection('plans').update(plan.id, { allowed_templates: [] });
     await h.admin.collection('stacks').update(stack.id, { desired_status: 'running' });
@@ -144,8 +162,11 @@ describe('stack and tenant lifecycle', () => {
     expect(cancel?.outcome).toBe('ok');
     expect(cancel?.coolify_uuid).toBe(uuid);
 
-    // Past the old deadline, a new deletion gets a fresh one, a full retention ahead.
-    await new Promise((r) => setTimeout(r, 4_500));
+    // Past the old deadline (after a pass known to have run then) the service is untouched, and a
+    // new deletion gets a fresh deadline, a full retention ahead.
+    await passAfter(Date.parse(oldToken));
+    expect(h.sim.state.service(uuid)?.deletionQueued).toBe(false);
+    expect(parseMarker(h.sim.state.service(uuid)?.description)?.extra).toEqual({});
     const requestedAt = Date.now();
     await h.admin.collection('stacks').update(stack.id, { desired_status: 'deleted' });
     const token = await waitFor(() => parseMarker(h.sim.state.service(uuid)?.description)?.extra['delete-after'], 10_000, {
