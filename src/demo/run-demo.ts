@@ -8,7 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
+import { parseMarker } from '../coolify/markers.js';
 import { startCoolifySim, type CoolifySim } from '../coolify-sim/index.js';
+import { serviceStatus } from '../coolify-sim/serialize.js';
 import { startDaemon, type Daemon } from '../engine/daemon.js';
 import { createPocketBaseClient } from '../pocketbase/client.js';
 import { projectRoot, startPocketBase, type PocketBaseServer } from '../pocketbase/server-process.js';
@@ -28,8 +30,11 @@ export interface RunningDemo {
   sim: CoolifySim;
   daemon: Daemon;
   stackId: string;
-  /** Resolves with the stack's status once it is `running`, or rejects after `timeoutMs`. */
-  waitForRunning(timeoutMs: number): Promise<void>;
+  /**
+   * Resolves with the Coolify service uuid once the stack record is `running` and the simulator
+   * holds that service, carrying the stack's marker, running; rejects after `timeoutMs`.
+   */
+  waitForRunning(timeoutMs: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -113,8 +118,17 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const s = await admin.collection('stacks').getOne(stack.id);
-        if (s.status === 'running') return;
-        if (Date.now() > deadline) throw new Error(`sample stack did not reach running within ${timeoutMs} ms (status ${String(s.status)})`);
+        const uuid = String(s.coolify_service_uuid ?? '');
+        // PocketBase's word is not enough: Coolify (the simulator) must run the service it names.
+        const service = uuid ? sim.state.service(uuid) : undefined;
+        const coolifyStatus = service ? serviceStatus(service) : 'missing';
+        if (s.status === 'running' && service && parseMarker(service.description)?.stackId === stack.id && coolifyStatus.startsWith('running')) {
+          print(`demo: Coolify service ${uuid} of stacks/${stack.id} is ${coolifyStatus}`);
+          return uuid;
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`sample stack did not reach running within ${timeoutMs} ms (status ${String(s.status)}, Coolify service ${uuid || 'none'} ${coolifyStatus})`);
+        }
         await new Promise((r) => setTimeout(r, 250));
       }
     },
