@@ -12,10 +12,13 @@ import { adminClient } from '../helpers/pocketbase.js';
 import { waitFor } from '../helpers/wait.js';
 import { BOT_TOKEN, startHarness, simStatus, type Harness } from './harness.js';
 
+/** Orphan retention of the first suite (s): long enough for a daemon restart and a resync inside it. */
+const RETENTION_S = 6;
+
 describe('orphans, the orphan guard and PocketBase restarts', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { DELETE_RETENTION_SECONDS: '4' } });
+    h = await startHarness({ env: { DELETE_RETENTION_SECONDS: String(RETENTION_S) } });
   });
   afterAll(async () => {
     await h.cleanup();
@@ -44,14 +47,34 @@ describe('orphans, the orphan guard and PocketBase restarts', () => {
     await waitFor(() => simStatus(h.sim.state.service(uuid)) === 'exited', 10_000, { what: 'orphan stopped' });
     const marked = await waitFor(() => parseMarker(h.sim.state.service(uuid)?.description)?.extra['orphaned-at'], 10_000);
     const orphanedAt = Date.parse(marked);
+    const marks = async () => (await h.events(`stack:${victim.id}`)).filter((e) => e.action === 'mark_orphan').length;
     const actions = (await h.events(`stack:${victim.id}`)).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['mark_orphan', 'orphan_stop']));
+    expect(await marks()).toBe(1);
 
-    // A restart forgets everything in memory; the mark on the service carries the retention.
+    // A restart forgets everything in memory; the mark on the service carries the retention. After
+    // the new daemon's resync has run (still inside the retention) the mark is the original one.
     await h.stopDaemon();
     await h.start();
+    await h.daemon!.resync();
+    await h.daemon!.queue.onIdle();
+    expect(Date.now()).toBeLessThan(orphanedAt + RETENTION_S * 1000);
+    expect(parseMarker(h.sim.state.service(uuid)?.description)?.extra['orphaned-at']).toBe(marked);
+    expect(simStatus(h.sim.state.service(uuid))).toBe('exited');
+    expect(await marks()).toBe(1);
+
+    // Down across the deadline: the next daemon deletes at once, well before a retention counted
+    // from its own start (which is when a daemon that re-marked on start would delete).
+    await h.stopDaemon();
+    await waitFor(() => Date.now() > orphanedAt + RETENTION_S * 1000, RETENTION_S * 1000 + 5_000, { what: 'the deadline to pass', intervalMs: 100 });
+    const restartAt = Date.now();
+    await h.start();
     await waitFor(() => h.sim.state.service(uuid) === undefined, 20_000, { what: 'orphan deleted' });
-    expect(Date.now()).toBeGreaterThanOrEqual(orphanedAt + 4_000);
+    const deletes = h.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === `/api/v1/services/${uuid}`);
+    expect(deletes).toHaveLength(1);
+    expect(deletes[0]!.time).toBeGreaterThanOrEqual(orphanedAt + RETENTION_S * 1000);
+    expect(deletes[0]!.time).toBeLessThan(restartAt + RETENTION_S * 1000);
+    expect(await marks()).toBe(1);
     expect((await h.events(`stack:${victim.id}`)).map((e) => e.action)).toContain('delete_service');
     // The others are untouched.
     for (const s of stacks.slice(1)) expect(simStatus(h.servicesOf(s.id)[0])).toBe('running');
