@@ -1,5 +1,5 @@
 import { authenticate, hasAbility, type SimPrincipal, type SimTokenConfig } from './auth.js';
-import type { SimFaults } from './faults.js';
+import { FAULT_HEADER, type SimFaults } from './faults.js';
 import { NOT_FOUND_CATCH_ALL, Reply, SERVER_ERROR, type SimRequest, type SimResponse } from './http.js';
 import type { Handler } from './handlers/context.js';
 import type { SimLifecycle } from './lifecycle.js';
@@ -106,7 +106,7 @@ export class SimApp {
       }
       if (fault.kind === 'drop') return { drop: true };
       if (fault.kind === 'malformed') return { malformed: true };
-      return withRate({ status: fault.status, body: fault.body, ...(fault.headers ? { headers: fault.headers } : {}) });
+      return withRate({ status: fault.status, body: fault.body, headers: { ...fault.headers, [FAULT_HEADER]: 'status' } });
     }
     return withRate(this.#run(found.route.handler, req, found.params, principal));
   }

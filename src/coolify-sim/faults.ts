@@ -2,7 +2,14 @@
  * Fault injection for tests. Rules match a request by method and a path pattern relative to
  * /api/v1 (`*` = one segment, `**` = the rest), e.g. `GET services`, `POST services/*\/start`,
  * `* **`. Each rule fires for its next N matching requests, in the order rules were added.
+ *
+ * Answers made up by a `failNext` or `malformedNext` rule carry the header FAULT_HEADER, so a
+ * contract check can tell a deliberately off-spec answer from a simulator that drifted from Coolify.
+ * 429 bursts are not marked: they are the throttle's own answer, word for word.
  */
+
+/** Not a Coolify header: marks an answer a test injected (value: the fault kind). */
+export const FAULT_HEADER = 'X-Coolify-Sim-Fault';
 
 export type FaultAction =
   | { kind: 'status'; status: number; body: unknown; headers?: Record<string, string> }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SimApp, type RequestLogEntry } from './app.js';
 import type { Ability, SimTokenConfig } from './auth.js';
 import { SimEdits } from './edits.js';
-import { SimFaults } from './faults.js';
+import { FAULT_HEADER, SimFaults } from './faults.js';
 import type { SimResponse } from './http.js';
 import { newToken } from './ids.js';
 import { SimLifecycle } from './lifecycle.js';
@@ -126,7 +126,7 @@ export async function startCoolifySim(options: CoolifySimOptions = {}): Promise<
           return;
         }
         if ('malformed' in outcome) {
-          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.writeHead(200, { 'Content-Type': 'application/json', [FAULT_HEADER]: 'malformed' });
           res.end('{"uuid": "trunc');
           return;
         }

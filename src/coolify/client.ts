@@ -35,7 +35,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface CoolifyResponseInfo {
   method: HttpMethod;
-  /** Route template relative to /api/v1, e.g. `services/{uuid}/start`: low-cardinality, fit for metric labels. */
+  /** Route template relative to /api/v1, e.g. `services/{uuid}/start` (`health` is /api/health): low-cardinality, fit for metric labels. */
   route: string;
   /** HTTP status, or what happened instead of a response. */
   status: number | 'timeout' | 'network';
@@ -120,10 +120,15 @@ export class CoolifyClient implements CoolifyApi {
   readonly #deadlineMs: number;
   readonly #maxRetries: number;
   readonly #onResponse: ((info: CoolifyResponseInfo) => void) | undefined;
+  readonly #healthUrl: string;
+  readonly #fetch: typeof fetch;
 
   constructor(options: CoolifyClientOptions) {
     if (!options.token) throw new TypeError('Coolify token is empty');
-    const prefixUrl = `${options.baseUrl.replace(/\/+$/, '')}/api/v1`;
+    const base = options.baseUrl.replace(/\/+$/, '');
+    const prefixUrl = `${base}/api/v1`;
+    this.#healthUrl = `${base}/api/health`;
+    this.#fetch = options.fetch ?? fetch;
     this.#ky = ky.create({
       prefixUrl,
       // Retries, timeouts and deadlines are handled below: ky 1's timeout is per attempt and its
@@ -154,6 +159,33 @@ export class CoolifyClient implements CoolifyApi {
     const text = typeof r.body === 'string' ? r.body.trim() : '';
     if (text === '') throw this.#invalid('GET', 'version', 'version is not a non-empty text');
     return text;
+  }
+
+  /**
+   * One attempt, bounded by the per-attempt timeout. It bypasses the limiter and sends no token:
+   * `/api/health` needs no auth and Coolify throttles it in its own bucket of 1000/min per client
+   * IP (notes §1, §10), so probing it never spends the per-user budget of real work. Any failure,
+   * the network's included, is reported as false because "not healthy" is the whole answer.
+   */
+  async health(): Promise<boolean> {
+    const started = this.#clock.now();
+    const abort = new AbortController();
+    const cancelTimer = this.#clock.schedule(() => abort.abort(TIMEOUT), this.#timeoutMs);
+    let status: CoolifyResponseInfo['status'];
+    let healthy = false;
+    try {
+      const res = await this.#fetch(this.#healthUrl, { method: 'GET', headers: { Accept: 'application/json' }, signal: abort.signal });
+      status = res.status;
+      healthy = res.status === 200 && (await res.text()).trim() === 'OK';
+    } catch {
+      status = abort.signal.aborted ? 'timeout' : 'network';
+    } finally {
+      cancelTimer();
+    }
+    const durationMs = this.#clock.now() - started;
+    this.#logger.debug('coolify request', { method: 'GET', route: 'health', status, durationMs });
+    this.#onResponse?.({ method: 'GET', route: 'health', status, durationMs });
+    return healthy;
   }
 
   async listProjects(): Promise<CoolifyProject[]> {

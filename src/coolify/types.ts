@@ -100,6 +100,12 @@ export type LifecycleResult = 'queued' | 'noop';
 
 export interface CoolifyApi {
   version(): Promise<string>;
+  /**
+   * GET /api/health (unauthenticated): true when Coolify answers 200 `OK`, false for any other
+   * answer, a timeout or an unreachable host. Never throws. Optional so wrappers that predate it
+   * still satisfy the interface.
+   */
+  health?(): Promise<boolean>;
   listProjects(): Promise<CoolifyProject[]>;
   getProject(uuid: string): Promise<CoolifyProjectDetail>;
   createProject(input: { name: string; description: string }): Promise<{ uuid: string }>;

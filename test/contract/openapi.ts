@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
+import { FAULT_HEADER } from '../../src/coolify-sim/index.js';
 
 type Json = Record<string, unknown>;
 
@@ -19,6 +20,11 @@ export interface Exchange {
   status: number;
   contentType: string;
   responseBody: unknown;
+  /**
+   * Set when the simulator says a test injected this answer (its FAULT_HEADER): the response is
+   * off-spec on purpose, so only the request is checked.
+   */
+  injected?: string;
 }
 
 interface OverlayAction {
@@ -155,6 +161,8 @@ export class ContractValidator {
       problems.push(`${label}: required request body missing`);
     }
 
+    if (x.injected !== undefined) return problems;
+
     const responses = (op.responses ?? {}) as Json;
     const documented = responses[String(x.status)];
     if (x.status >= 200 && x.status < 300 && documented === undefined) {
@@ -184,14 +192,25 @@ export class ContractValidator {
   }
 }
 
-/** A fetch that records every exchange under /api/v1 for later validation. */
+/**
+ * Spec path of a URL path: relative to /api/v1, where the spec's server URL ends. `/api/health`
+ * is recorded as `/health`: it is the same unauthenticated `OtherController::healthcheck` route
+ * (notes §1, §7), only outside the v1 prefix.
+ */
+function specPath(pathname: string): string {
+  const marker = pathname.indexOf('/api/v1');
+  if (marker >= 0) return pathname.slice(marker + '/api/v1'.length);
+  if (pathname.endsWith('/api/health')) return '/health';
+  return pathname;
+}
+
+/** A fetch that records every exchange with Coolify's API for later validation. */
 export function recordingFetch(exchanges: Exchange[]): typeof fetch {
   return async (input, init) => {
     const request = new Request(input, init);
     const requestText = request.body ? await request.clone().text() : '';
     const response = await fetch(request);
     const url = new URL(request.url);
-    const marker = url.pathname.indexOf('/api/v1');
     const text = await response.clone().text();
     const contentType = response.headers.get('content-type') ?? '';
     let responseBody: unknown = text;
@@ -202,14 +221,16 @@ export function recordingFetch(exchanges: Exchange[]): typeof fetch {
         /* left as text: the client reports it */
       }
     }
+    const injected = response.headers.get(FAULT_HEADER);
     exchanges.push({
       method: request.method,
-      path: marker >= 0 ? url.pathname.slice(marker + '/api/v1'.length) : url.pathname,
+      path: specPath(url.pathname),
       query: url.searchParams,
       requestBody: requestText === '' ? undefined : (JSON.parse(requestText) as unknown),
       status: response.status,
       contentType,
       responseBody,
+      ...(injected === null ? {} : { injected }),
     });
     return response;
   };
