@@ -3,7 +3,10 @@ import { load } from 'js-yaml';
 import { formatProjectMarker, formatServiceMarker } from '../../../src/coolify/markers.js';
 import { SIMPLE_COMPOSE, eventually, startSimWithClient, type SimWithClient } from '../../helpers/coolify-sim.js';
 
-/** Every CoolifyApi method against the simulator over HTTP, asserting the simulator's state. */
+/**
+ * Every CoolifyApi method against the simulator over HTTP, asserting the simulator's state. Each
+ * exchange is also checked against the corrected OpenAPI spec after every test.
+ */
 describe('CoolifyClient endpoints (simulator)', () => {
   let t: SimWithClient;
   beforeEach(async () => {
@@ -11,6 +14,7 @@ describe('CoolifyClient endpoints (simulator)', () => {
   });
   afterEach(async () => {
     await t.close();
+    expect(t.contractProblems()).toEqual([]);
   });
 
   async function projectWithService(urls?: { name: string; url: string | null }[]) {
@@ -101,6 +105,23 @@ describe('CoolifyClient endpoints (simulator)', () => {
     await eventually(async () => ((await status()) === 'exited' ? true : undefined));
   });
 
+  it('creates with instant_deploy on a chosen destination: the service starts without a start call', async () => {
+    const { uuid: projectUuid } = await t.client.createProject({ name: 'cf-tenant-acme', description: '' });
+    const { uuid } = await t.client.createService({
+      name: 'instant',
+      description: '',
+      projectUuid,
+      environmentName: 'production',
+      serverUuid: t.sim.serverUuid,
+      destinationUuid: t.sim.destinationUuid,
+      composeYaml: SIMPLE_COMPOSE,
+      urls: [{ name: 'web', url: 'https://instant.acme.example' }],
+      instantDeploy: true,
+    });
+    await eventually(async () => ((await t.client.getService(uuid)).status === 'running:healthy' ? true : undefined));
+    expect(t.sim.requestLog.filter((e) => e.path.endsWith('/start'))).toEqual([]);
+  });
+
   it('deploys a service, running or not', async () => {
     const { uuid } = await projectWithService();
     await t.client.deployService(uuid);
@@ -127,6 +148,7 @@ describe('CoolifyClient endpoints (simulator)', () => {
     } finally {
       await slow.close();
     }
+    expect(slow.contractProblems()).toEqual([]);
   });
 
   it('lists, upserts and deletes env vars; Coolify’s own SERVICE_* vars are flagged', async () => {
@@ -195,5 +217,6 @@ describe('CoolifyClient endpoints (simulator)', () => {
     } finally {
       await multi.close();
     }
+    expect(multi.contractProblems()).toEqual([]);
   });
 });

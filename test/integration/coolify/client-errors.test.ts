@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { createServer } from 'node:net';
 import { systemClock } from '../../../src/clock.js';
-import { CoolifyClient } from '../../../src/coolify/client.js';
 import { CoolifyError, isRetryable } from '../../../src/coolify/errors.js';
 import { RateLimiter } from '../../../src/coolify/rate-limiter.js';
 import { SIMPLE_COMPOSE, startSimWithClient, type SimWithClient } from '../../helpers/coolify-sim.js';
@@ -32,6 +31,8 @@ describe('CoolifyClient error classes and retries (simulator)', () => {
   });
   afterEach(async () => {
     await t.close();
+    // Answers a test injected are off-spec on purpose; their requests are still checked.
+    expect(t.contractProblems()).toEqual([]);
   });
 
   const countLog = (method: string, path: string) => t.sim.requestLog.filter((e) => e.method === method && e.path === `/api/v1/${path}`).length;
@@ -89,14 +90,14 @@ describe('CoolifyClient error classes and retries (simulator)', () => {
   });
 
   it('unauthorized: a wrong token', async () => {
-    const client = new CoolifyClient({ baseUrl: t.sim.url, token: '9|wrong', limiter: t.limiter });
+    const client = t.newClient({ token: '9|wrong' });
     const err = await caught(client.listProjects());
     expect(err).toMatchObject({ kind: 'unauthorized', status: 401, body: { message: 'Unauthenticated.' } });
   });
 
   it('forbidden: names the missing ability', async () => {
     t.sim.addToken({ token: '2|readonly', abilities: ['read'], user: 'reader' });
-    const client = new CoolifyClient({ baseUrl: t.sim.url, token: '2|readonly', limiter: t.limiter });
+    const client = t.newClient({ token: '2|readonly' });
     expect(await client.listProjects()).toEqual([]);
     const err = await caught(client.createProject({ name: 'nope', description: '' }));
     expect(err).toMatchObject({ kind: 'forbidden', status: 403, missingAbility: 'write' });
@@ -108,7 +109,7 @@ describe('CoolifyClient error classes and retries (simulator)', () => {
 
   it('hidden compose and env values without read:sensitive', async () => {
     t.sim.addToken({ token: '3|rwd', abilities: ['read', 'write', 'deploy'], user: 'owner' });
-    const client = new CoolifyClient({ baseUrl: t.sim.url, token: '3|rwd', limiter: t.limiter });
+    const client = t.newClient({ token: '3|rwd' });
     const { uuid: projectUuid } = await client.createProject({ name: 'proj', description: '' });
     const { uuid } = await client.createService({ name: 'x', description: '', projectUuid, environmentName: 'production', serverUuid: t.sim.serverUuid, composeYaml: SIMPLE_COMPOSE });
     await client.upsertServiceEnvs(uuid, [{ key: 'K', value: 'v' }]);
@@ -155,7 +156,7 @@ describe('CoolifyClient error classes and retries (simulator)', () => {
   it('timeout: no answer within timeoutMs; GET retried and then succeeds', async () => {
     t.sim.faults.delayNext('GET services', 1_000, 1);
     expect(await t.client.listServices()).toEqual([]);
-    const client = new CoolifyClient({ baseUrl: t.sim.url, token: t.sim.token, limiter: t.limiter, timeoutMs: 300, maxRetries: 1 });
+    const client = t.newClient({ timeoutMs: 300, maxRetries: 1 });
     t.sim.faults.delayNext('GET services', 1_000, 10);
     const err = await caught(client.listServices());
     expect(err.kind).toBe('timeout');
@@ -164,7 +165,7 @@ describe('CoolifyClient error classes and retries (simulator)', () => {
   });
 
   it('timeout: the per-call deadline bounds retries', async () => {
-    const client = new CoolifyClient({ baseUrl: t.sim.url, token: t.sim.token, limiter: t.limiter, timeoutMs: 200, deadlineMs: 300, maxRetries: 10 });
+    const client = t.newClient({ timeoutMs: 200, deadlineMs: 300, maxRetries: 10 });
     t.sim.faults.delayNext('GET services', 1_000, 10);
     const err = await caught(client.listServices());
     expect(err.kind).toBe('timeout');
@@ -175,7 +176,7 @@ describe('CoolifyClient error classes and retries (simulator)', () => {
     t.sim.faults.dropNext('GET projects', 1);
     expect(await t.client.listProjects()).toEqual([]);
     const port = await closedPort();
-    const client = new CoolifyClient({ baseUrl: `http://127.0.0.1:${port}`, token: t.sim.token, limiter: t.limiter, maxRetries: 1 });
+    const client = t.newClient({ baseUrl: `http://127.0.0.1:${port}`, maxRetries: 1 });
     const err = await caught(client.createProject({ name: 'x', description: '' }));
     expect(err.kind).toBe('network');
     expect(err.message).toContain('ECONNREFUSED');
@@ -206,8 +207,8 @@ describe('CoolifyClient error classes and retries (simulator)', () => {
 
   it('reports every attempt to onResponse with a route template', async () => {
     const seen: string[] = [];
-    const client = new CoolifyClient({
-      baseUrl: t.sim.url, token: t.sim.token, limiter: new RateLimiter({ limit: 100, clock: systemClock }),
+    const client = t.newClient({
+      limiter: new RateLimiter({ limit: 100, clock: systemClock }),
       onResponse: (i) => seen.push(`${i.method} ${i.route} ${i.status}`),
     });
     t.sim.faults.failNext('GET services/*', 1);
