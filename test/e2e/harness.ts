@@ -5,7 +5,9 @@
  */
 import Transport from 'winston-transport';
 import type PocketBase from 'pocketbase';
-import { appendFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { appendFile, copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.js';
 import { parseMarker } from '../../src/coolify/markers.js';
@@ -15,9 +17,9 @@ import type { SimService } from '../../src/coolify-sim/state.js';
 import { startDaemon, type Daemon, type DaemonDeps } from '../../src/engine/daemon.js';
 import { createLogger, type Logger } from '../../src/logging/logger.js';
 import { Redactor } from '../../src/logging/redactor.js';
-import { projectRoot } from '../../src/pocketbase/server-process.js';
+import { defaultPocketBaseBinary, projectRoot } from '../../src/pocketbase/server-process.js';
 import { startSimWithClient } from '../helpers/coolify-sim.js';
-import { startTestPocketBase, type TestPocketBase } from '../helpers/pocketbase.js';
+import { adminClient, startTestPocketBase, type TestPocketBase } from '../helpers/pocketbase.js';
 import type { RawRecord } from '../helpers/pb-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -178,4 +180,34 @@ export function simStatus(service: SimService | undefined): string {
   if (states.length > 0 && states.every((s) => s.startsWith('running'))) return 'running';
   if (states.every((s) => s === 'exited')) return 'exited';
   return states.join(',');
+}
+
+/**
+ * Changes PocketBase's database the way another tool would, bypassing the API (which, for example,
+ * never lets a client set `created`): stops the server, runs `script` as the body of a one-off
+ * migration `(app) => { … }` with `pocketbase migrate up`, starts the server again and reconnects
+ * the harness's admin client. A daemon that is running sees an ordinary PocketBase outage.
+ */
+export async function changeOffline(h: Harness, script: string): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'cf-e2e-offline-'));
+  try {
+    const migrations = join(projectRoot(), 'pocketbase', 'pb_migrations');
+    for (const f of await readdir(migrations)) await copyFile(join(migrations, f), join(dir, f));
+    // Named after every real migration so it runs last and only once.
+    await writeFile(join(dir, `${Math.floor(Date.now() / 1000) + 1_000_000_000}_e2e_offline_change.js`), `migrate((app) => {\n${script}\n});\n`);
+    await h.pb.server.stop();
+    await new Promise<void>((resolve, reject) => {
+      const p = spawn(defaultPocketBaseBinary(), ['migrate', 'up', `--dir=${h.pb.server.dataDir}`, `--migrationsDir=${dir}`, '--automigrate=false']);
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      p.once('error', reject);
+      p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pocketbase migrate up failed: ${out}`))));
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    if (h.pb.server.pid === undefined) await h.pb.server.start();
+  }
+  h.admin = await adminClient(h.pb.server);
+  h.pb.admin = h.admin;
 }
