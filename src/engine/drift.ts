@@ -202,7 +202,7 @@ export class DriftResync {
     for (const key of plan.orphanKeys) o.enqueue(key, 'low');
     o.onEnvTargets?.(plan.envTargets);
     try {
-      const pruned = await o.store.pruneEvents(o.clock.now() - o.eventsRetentionMs);
+      const pruned = await o.store.pruneEvents(o.eventsRetentionMs);
       if (pruned > 0) o.logger.info('pruned old reconcile events', { count: pruned });
     } catch (e) {
       o.logger.warn('could not prune reconcile events', { error: errorMessage(e) });
