@@ -36,12 +36,19 @@ export function isRejection(e: unknown): e is CoolifyError {
   return e instanceof CoolifyError && (e.kind === 'conflict' || e.kind === 'validation' || e.kind === 'bad_request');
 }
 
+const REJECTED = 'Coolify rejected the ';
+
+/** True for a status message written by a refusal of something Coolify rejected. */
+export function isRejectionMessage(message: string): boolean {
+  return message.startsWith(REJECTED);
+}
+
 /** What Coolify rejected, in words an admin can act on: the taken domains, the invalid fields. */
 export function rejectionMessage(what: string, e: CoolifyError): string {
   if (e.kind === 'conflict' && e.conflicts.length > 0) {
     const taken = e.conflicts.map((c) => (c.resourceName ? `${c.domain} (used by ${c.resourceName})` : c.domain));
-    return `Coolify rejected the ${what}: domain already in use: ${taken.join(', ')}; change the stack's domains`;
+    return `${REJECTED}${what}: domain already in use: ${taken.join(', ')}; change the stack's domains`;
   }
-  if (e.kind === 'validation' && e.validation.length > 0) return `Coolify rejected the ${what}: ${e.validation.join('; ')}`;
-  return `Coolify rejected the ${what}: ${e.message}`;
+  if (e.kind === 'validation' && e.validation.length > 0) return `${REJECTED}${what}: ${e.validation.join('; ')}`;
+  return `${REJECTED}${what}: ${e.message}`;
 }

@@ -39,7 +39,10 @@ export function effectiveDesire(tenant: Tenant, stack: Stack): Desire {
 
 export async function reconcileStack(ctx: EngineContext, stackId: string): Promise<StackResult> {
   const stack = await ctx.store.getStack(stackId);
-  if (!stack) return reconcileOrphan(ctx, stackId);
+  if (!stack) {
+    ctx.memory.rejected.delete(stackId);
+    return reconcileOrphan(ctx, stackId);
+  }
   const tenant = await ctx.store.getTenant(stack.tenantId);
   if (!tenant) {
     await writeStack(ctx, stack, { status: 'error', statusMessage: `tenant ${stack.tenantId} does not exist` });
@@ -47,7 +50,10 @@ export async function reconcileStack(ctx: EngineContext, stackId: string): Promi
   }
   trackRecordSecrets(ctx.redactor, ctx.policy, tenant, stack);
   const desire = effectiveDesire(tenant, stack);
-  if (desire === 'delete') return deleteStack(ctx, tenant, stack);
+  if (desire === 'delete') {
+    ctx.memory.rejected.delete(stack.id);
+    return deleteStack(ctx, tenant, stack);
+  }
   return convergeStack(ctx, tenant, stack, desire);
 }
 
@@ -153,6 +159,7 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     duplicateWait = await retireDuplicates(ctx, stack, service.uuid, lookup.duplicates);
     if (await applyIfNeeded(ctx, tenant, stack, decision, service)) changed = 'applied';
   }
+  ctx.memory.rejected.delete(stack.id);
   let deployed = false;
   if (desire === 'run' && changed !== 'none') {
     await requestDeploy(ctx, key, service.uuid, changed === 'created' ? 'new service' : 'configuration changed');
@@ -257,7 +264,10 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       return null;
     }
     // The failed create is already in the audit trail; the record waits for a change.
-    if (isRejection(e)) return refuseStack(ctx, stack, rejectionMessage('service', e), '', false);
+    if (isRejection(e)) {
+      ctx.memory.rejected.set(stack.id, decision.hash);
+      return refuseStack(ctx, stack, rejectionMessage('service', e), '', false);
+    }
     throw e;
   }
   // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
@@ -335,7 +345,10 @@ async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     } catch (e) {
       // Coolify may keep part of a rejected PATCH (the compose is saved before the urls are
       // checked), so the record waits for a change rather than repeating the same request.
-      if (isRejection(e)) return refuseStack(ctx, stack, rejectionMessage('update of the service', e), service.uuid, false);
+      if (isRejection(e)) {
+        ctx.memory.rejected.set(stack.id, decision.hash);
+        return refuseStack(ctx, stack, rejectionMessage('update of the service', e), service.uuid, false);
+      }
       throw e;
     }
     service.description = update.description ?? service.description;

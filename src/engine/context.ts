@@ -46,6 +46,12 @@ export interface EngineMemory {
    * services even when the stored uuid is found, until the extra ones are gone.
    */
   duplicates: Set<string>;
+  /**
+   * stack id → hash of the decision whose create or update Coolify rejected (409/422/400). Set by
+   * the refusal, removed once a pass gets past the apply (or the stack is deleted), so the drift
+   * resync can tell "the same request again" from "the record or its inputs changed".
+   */
+  rejected: Map<string, string>;
 }
 
 /** Whether acting on orphans is currently allowed (the drift resync's guard decides). */
@@ -78,7 +84,7 @@ export interface EngineContext {
 }
 
 export function newEngineMemory(): EngineMemory {
-  return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set(), duplicates: new Set() };
+  return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set(), duplicates: new Set(), rejected: new Map() };
 }
 
 /** The context one reconcile runs with: Coolify calls and status writes give up when `signal` aborts. */

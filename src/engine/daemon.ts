@@ -133,6 +133,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   };
 
   const inventory = new CoolifyInventory(coolify, () => clock.now());
+  const memory = newEngineMemory();
   const drift = new DriftResync({
     store,
     inventory,
@@ -149,8 +150,9 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     metrics,
     onEnvTargets: (targets) => envChecker.setTargets(targets),
     onDuplicates: (ids) => {
-      for (const id of ids) ctx.memory.duplicates.add(id);
+      for (const id of ids) memory.duplicates.add(id);
     },
+    rejected: memory.rejected,
     ...(deps.random ? { random: deps.random } : {}),
   });
 
@@ -174,7 +176,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       resyncIntervalMs: config.resyncIntervalSeconds * 1000,
       lifecycleGraceMs: deps.lifecycleGraceMs ?? 6 * config.statusPollSeconds * 1000,
     },
-    memory: newEngineMemory(),
+    memory,
     orphans: drift.gate,
     signal: new AbortController().signal,
     peers: () => peers.get(),

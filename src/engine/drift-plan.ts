@@ -10,6 +10,7 @@ import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
 import type { StackEnvVar } from '../templates/types.js';
 import { DELETE_AFTER, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
 import { pickKeeper } from '../../reconcilers/coolify-lookup.js';
+import { isRejectionMessage } from '../../reconcilers/refusal.js';
 import { effectiveDesire, foreignServiceMessage, serviceName } from '../../reconcilers/stack.js';
 import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
 import type { PolicyPort } from './ports.js';
@@ -29,6 +30,12 @@ export interface DriftInput {
    * Default 0 (only unmarked orphans count).
    */
   orphanWindowMs?: number;
+  /**
+   * stack id → hash of the decision whose create or update Coolify last rejected (the engine's
+   * memory). A stack still showing that rejection whose decision is the same would only send the
+   * same refused request again, so it waits for a change instead of being retried every resync.
+   */
+  rejected?: ReadonlyMap<string, string>;
   /** Epoch ms. */
   now: number;
 }
@@ -159,6 +166,7 @@ export function planDrift(input: DriftInput): DriftPlan {
       } else if (stack.status !== 'error' || stack.statusMessage !== decision.message) mark(key, 'invalid stack');
       continue;
     }
+    if (stack.status === 'error' && isRejectionMessage(stack.statusMessage) && input.rejected?.get(stack.id) === decision.hash) continue;
     if (!service) {
       mark(key, 'service missing');
       continue;

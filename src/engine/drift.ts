@@ -42,6 +42,8 @@ export interface DriftOptions {
    * enqueued: a reconcile finding the stored uuid intact would otherwise not look for the others.
    */
   onDuplicates?: (stackIds: string[]) => void;
+  /** The engine memory's rejected decisions (stack id → hash), read at each resync. */
+  rejected?: ReadonlyMap<string, string>;
   /** Uniform [0, 1) for the jitter. */
   random?: () => number;
 }
@@ -182,6 +184,7 @@ export class DriftResync {
         deleteRetentionMs: o.deleteRetentionMs,
         // Two periods (with jitter) so a mark made between two resyncs is still new in the next.
         orphanWindowMs: 2 * o.intervalMs,
+        ...(o.rejected ? { rejected: o.rejected } : {}),
         now: o.clock.now(),
       });
     } catch (e) {

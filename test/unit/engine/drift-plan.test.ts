@@ -139,6 +139,39 @@ describe('planDrift', () => {
     expect(planDrift(input([s], [service])).duplicateStacks).toEqual([]);
   });
 
+  it('leaves a stack whose request Coolify rejected alone until the record or its inputs change', () => {
+    const refusedUpdate = (token: string) => {
+      const { stack: s, service } = converged('rej');
+      // The record now asks for something else than what was applied, and Coolify refused the PATCH.
+      s.params = { ...s.params, TELEGRAM_BOT_TOKEN: token };
+      s.status = 'error';
+      s.statusMessage = 'Coolify rejected the update of the service: docker_compose_raw is invalid';
+      const decision = policy.decide({ tenant, plan, stack: s, tenantStacks: [s], hostOwners: new Map(), routerBaseUrl: 'https://r' });
+      if (decision.kind !== 'apply') throw new Error(decision.message);
+      return { s, service, hash: decision.hash };
+    };
+    const { s, service, hash } = refusedUpdate('987654321:AAHanotherBotTokenValue0123456789xyz');
+    expect(hash).not.toBe(s.appliedHash);
+    const rejected = new Map([['rej', hash]]);
+    const waiting = planDrift({ ...input([s], [service]), rejected });
+    expect(waiting.keys.size).toBe(0);
+    expect(waiting.envTargets).toEqual([]);
+
+    // Without the memory of that rejection (a restart), it is tried once more.
+    expect(planDrift(input([s], [service])).keys.get('stack:rej')).toBe('applied hash differs');
+    // The record changed since (another token): a different request, so it is sent.
+    const changed = refusedUpdate('111111111:AAHyetAnotherBotTokenValue012345678');
+    expect(planDrift({ ...input([changed.s], [changed.service]), rejected }).keys.get('stack:rej')).toBe('applied hash differs');
+    // Something rewrote the status: the record no longer says why it waits, so it is looked at.
+    const rewritten = { ...s, status: 'running' as const, statusMessage: '' };
+    expect(planDrift({ ...input([rewritten], [service]), rejected }).keys.get('stack:rej')).toBe('applied hash differs');
+
+    // A refused create: no service, same decision, nothing to do until a change.
+    const created = { ...s, coolifyServiceUuid: '', statusMessage: 'Coolify rejected the service: domain already in use: a.example' };
+    expect(planDrift({ ...input([created], []), rejected }).keys.size).toBe(0);
+    expect(planDrift(input([created], [])).keys.get('stack:rej')).toBe('service missing');
+  });
+
   it('acts on a few new orphans but refuses when more than a fifth would become orphans', () => {
     const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
     const services = pairs.map((p) => p.service);
