@@ -52,7 +52,10 @@ describe('duplicates next to an intact stored uuid', () => {
 
     // Deleted once the retention has passed, not before.
     await waitFor(() => h.sim.state.service(copy.uuid) === undefined, 20_000, { what: 'copy deleted' });
-    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(marked) + h.config.deleteRetentionSeconds * 1000);
+    // When Coolify received the DELETE, not when the test noticed it.
+    const deletes = h.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === `/api/v1/services/${copy.uuid}`);
+    expect(deletes.length).toBeGreaterThanOrEqual(1);
+    expect(deletes[0]!.time).toBeGreaterThanOrEqual(Date.parse(marked) + h.config.deleteRetentionSeconds * 1000);
     expect(h.servicesOf(stack.id).map((s) => s.uuid)).toEqual([uuid]);
 
     // The original: same marker and compose, still running, stored uuid unchanged, and no daemon
