@@ -160,18 +160,6 @@ export function applyCompose(state: SimState, service: SimService, parsed: Parse
   for (const m of parsed.raw.matchAll(MAGIC_VARIABLE)) {
     const key = m[1];
     if (!key || service.envs.some((e) => e.key === key)) continue;
-    service.envs.push({
-      id: state.nextId('environment_variables'),
-      uuid: state.newUuid(),
-      key,
-      value: randomSecret(key.startsWith('SERVICE_USER') ? 16 : 32),
-      isLiteral: false,
-      isMultiline: false,
-      isShownOnce: false,
-      isPreview: false,
-      comment: null,
-      createdAt: now,
-      updatedAt: now,
-    });
+    service.envs.push(state.newEnv(key, randomSecret(key.startsWith('SERVICE_USER') ? 16 : 32), now));
   }
 }

@@ -61,19 +61,7 @@ export class SimEdits {
     const now = this.#now();
     let env = s.envs.find((e) => e.key === key);
     if (!env) {
-      env = {
-        id: this.#state.nextId('environment_variables'),
-        uuid: this.#state.newUuid(),
-        key,
-        value,
-        isLiteral: false,
-        isMultiline: false,
-        isShownOnce: false,
-        isPreview: false,
-        comment: null,
-        createdAt: now,
-        updatedAt: now,
-      };
+      env = this.#state.newEnv(key, value, now);
       s.envs.push(env);
     }
     env.value = value;

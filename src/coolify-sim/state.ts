@@ -111,6 +111,23 @@ export class SimState {
   #ids = new Map<string, number>();
 
   /** Auto-increment ids per table, like the database's. */
+  /** A fresh env var row with Coolify's defaults (not literal, not multiline, shown). */
+  newEnv(key: string, value: string | null, now: number): SimEnvVar {
+    return {
+      id: this.nextId('environment_variables'),
+      uuid: this.newUuid(),
+      key,
+      value,
+      isLiteral: false,
+      isMultiline: false,
+      isShownOnce: false,
+      isPreview: false,
+      comment: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
   nextId(table: string): number {
     const next = (this.#ids.get(table) ?? 0) + 1;
     this.#ids.set(table, next);

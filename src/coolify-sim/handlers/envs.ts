@@ -41,22 +41,6 @@ function applyFlags(env: SimEnvVar, body: Record<string, unknown>): void {
   if (body.comment !== undefined) env.comment = typeof body.comment === 'string' ? body.comment : null;
 }
 
-function newEnv(ctx: SimContext, key: string, value: string | null): SimEnvVar {
-  return {
-    id: ctx.state.nextId('environment_variables'),
-    uuid: ctx.state.newUuid(),
-    key,
-    value,
-    isLiteral: false,
-    isMultiline: false,
-    isShownOnce: false,
-    isPreview: false,
-    comment: null,
-    createdAt: ctx.now,
-    updatedAt: ctx.now,
-  };
-}
-
 export const listEnvs: Handler = (ctx) => {
   const service = findService(ctx);
   return json(200, service.envs.map((e) => envRow(service, e, ctx.principal.sensitive)));
@@ -70,7 +54,7 @@ export const createEnv: Handler = (ctx) => {
   if (service.envs.some((e) => e.key === key)) {
     throw new Reply(409, { message: 'Environment variable already exists. Use PATCH request to update it.' });
   }
-  const env = newEnv(ctx, key, typeof body.value === 'string' ? body.value : null);
+  const env = ctx.state.newEnv(key, typeof body.value === 'string' ? body.value : null, ctx.now);
   applyFlags(env, body);
   service.envs.push(env);
   return json(201, envRow(service, env, ctx.principal.sensitive));
@@ -101,7 +85,7 @@ export const bulkEnvs: Handler = (ctx) => {
     const key = String(item.key);
     let env = service.envs.find((e) => e.key === key);
     if (!env) {
-      env = newEnv(ctx, key, null);
+      env = ctx.state.newEnv(key, null, ctx.now);
       service.envs.push(env);
     }
     if (item.value !== undefined) env.value = typeof item.value === 'string' ? item.value : null;
