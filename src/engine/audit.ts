@@ -21,6 +21,11 @@ export class Audit {
     this.#logger = logger;
   }
 
+  /** The same trail, logging through `logger` (a reconcile's child logger carrying its key). */
+  withLogger(logger: Logger): Audit {
+    return new Audit(this.#store, this.#redactor, logger);
+  }
+
   async record(subject: ReconcileKey, action: string, outcome: EventOutcome, message: string, coolifyUuid = ''): Promise<void> {
     const safe = this.#redactor.redact(message);
     const level = outcome === 'ok' && action !== 'refuse' ? 'info' : 'warn';

@@ -87,7 +87,11 @@ export function newEngineMemory(): EngineMemory {
   return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set(), duplicates: new Set(), rejected: new Map() };
 }
 
-/** The context one reconcile runs with: Coolify calls and status writes give up when `signal` aborts. */
-export function reconcileContext(ctx: EngineContext, signal: AbortSignal): EngineContext {
-  return { ...ctx, signal, coolify: abortableCoolify(ctx.coolify, signal) };
+/**
+ * The context one reconcile runs with: Coolify calls and status writes give up when `signal`
+ * aborts, and everything it logs (audit lines included) goes through `logger`, a child logger
+ * carrying the reconcile's key and id.
+ */
+export function reconcileContext(ctx: EngineContext, signal: AbortSignal, logger: Logger = ctx.logger): EngineContext {
+  return { ...ctx, signal, logger, audit: ctx.audit.withLogger(logger), coolify: abortableCoolify(ctx.coolify, signal) };
 }

@@ -43,8 +43,17 @@ export interface DaemonDeps {
   metrics?: Metrics;
   /** Uniform [0, 1) for resync jitter. */
   random?: () => number;
-  /** Env-var checks per minute; default a quarter of COOLIFY_RATE_LIMIT_PER_MINUTE; 0 disables. */
+  /**
+   * Env-var checks per rate window; default a quarter of COOLIFY_RATE_LIMIT_PER_MINUTE; 0 disables.
+   * (Named per minute because the window is a minute unless `rateWindowMs` shortens it.)
+   */
   envChecksPerMinute?: number;
+  /**
+   * Length of the Coolify rate limiter's window (ms); default 60 000. Tests shorten it to fill the
+   * window many times in a few seconds, keeping the limit from COOLIFY_RATE_LIMIT_PER_MINUTE and
+   * the env-check budget derived from it; ignored with an injected `coolify`.
+   */
+  rateWindowMs?: number;
   /** Grace for a start/stop to show in Coolify's status (ms); default 6 × STATUS_POLL_SECONDS. */
   lifecycleGraceMs?: number;
   /** Queue retry schedule (ms); default 1 s doubling to 5 min. */
@@ -102,7 +111,11 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     new CoolifyClient({
       baseUrl: config.coolify.url,
       token: config.coolify.token,
-      limiter: new RateLimiter({ limit: config.coolify.rateLimitPerMinute, clock }),
+      limiter: new RateLimiter({
+        limit: config.coolify.rateLimitPerMinute,
+        clock,
+        ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
+      }),
       clock,
       logger,
       onResponse,
@@ -186,7 +199,8 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     coolify,
     clock,
     logger,
-    perMinute: deps.envChecksPerMinute ?? Math.max(1, Math.floor(config.coolify.rateLimitPerMinute / 4)),
+    perWindow: deps.envChecksPerMinute ?? Math.max(1, Math.floor(config.coolify.rateLimitPerMinute / 4)),
+    ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
     onDrift: (stackId) => {
       ctx.memory.envDrift.add(stackId);
       enqueue(`stack:${stackId}`, 'low');
@@ -194,13 +208,18 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     onPeriod: (seconds) => metrics.setEnvCheckPeriod(seconds),
   });
 
+  let reconciles = 0;
   const handler = async (key: string, run: ReconcileContext): Promise<ReconcileResult> => {
     const k = keyKind(key);
     if (!k) {
       logger.warn('ignoring malformed reconcile key', { key });
       return;
     }
-    const rctx = reconcileContext(ctx, run.signal);
+    // Every line a reconcile logs carries its key and a per-process run id, so one run's lines
+    // can be told from the next run of the same key.
+    const log = logger.child({ key, reconcileId: ++reconciles });
+    log.debug('reconcile started', { attempt: run.attempt });
+    const rctx = reconcileContext(ctx, run.signal, log);
     return k.kind === 'tenant' ? reconcileTenant(rctx, k.id) : reconcileStack(rctx, k.id);
   };
   const onDone = (e: DoneEvent) => {

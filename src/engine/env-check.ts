@@ -15,8 +15,10 @@ export interface EnvCheckerOptions {
   coolify: CoolifyApi;
   clock: Clock;
   logger: Logger;
-  /** Calls per minute this checker may spend; 0 disables it. */
-  perMinute: number;
+  /** Calls per window this checker may spend; 0 disables it. */
+  perWindow: number;
+  /** The rate limiter's window (ms); default 60 000 (Coolify's limit is per minute). */
+  windowMs?: number;
   /** Called with the stack id of a service whose env vars differ. */
   onDrift: (stackId: string) => void;
   /** Seconds a full rotation over the current targets takes. */
@@ -45,7 +47,7 @@ export class EnvChecker {
 
   constructor(options: EnvCheckerOptions) {
     this.#o = options;
-    this.#intervalMs = options.perMinute > 0 ? 60_000 / options.perMinute : Infinity;
+    this.#intervalMs = options.perWindow > 0 ? (options.windowMs ?? 60_000) / options.perWindow : Infinity;
   }
 
   /** Replaces the rotation, keeping the position so a resync does not restart it from the top. */
