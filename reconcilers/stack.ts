@@ -76,6 +76,38 @@ function refuseForeign(ctx: EngineContext, stack: Stack, uuid: string): Promise<
   return refuseStack(ctx, stack, foreignServiceMessage(uuid), uuid);
 }
 
+/**
+ * The stack's service carries another tenant's marker: an admin changed the stack's `tenant_id`.
+ * The service sits in the other tenant's project with that tenant's router key; re-marking it or
+ * giving it this tenant's key would mix two tenants in one project, so nothing is touched.
+ */
+export function movedTenantMessage(uuid: string, markedTenantId: string): string {
+  return `service ${uuid} belongs to tenant ${markedTenantId} (its marker and project), not to this stack's tenant; the daemon does not move services between tenants: set tenant_id back to ${markedTenantId}, or create a new stack under the new tenant`;
+}
+
+/** The tenant id in the service's marker when it is not `tenant`'s, else undefined. */
+export function otherTenantOf(service: { description: string }, tenant: Tenant): string | undefined {
+  const marked = parseMarker(service.description)?.tenantId;
+  return marked !== undefined && marked !== tenant.id ? marked : undefined;
+}
+
+export function movedProjectMessage(uuid: string, projectUuid: string): string {
+  return `service ${uuid} is not in the tenant's project ${projectUuid} (the stack's tenant_id was changed?); the daemon does not move services between tenants: set tenant_id back, or create a new stack under this tenant`;
+}
+
+/** True when the tenant's project is readable and none of its environments holds the service. */
+async function projectOfOtherTenant(ctx: EngineContext, tenant: Tenant, service: CoolifyServiceDetail): Promise<boolean> {
+  if (!tenant.coolifyProjectUuid || service.environmentId === 0) return false;
+  try {
+    const project = await ctx.coolify.getProject(tenant.coolifyProjectUuid);
+    return !project.environments.some((e) => e.id === service.environmentId);
+  } catch (e) {
+    // A missing project is the tenant reconciler's to recreate; it says nothing about this service.
+    if (e instanceof CoolifyError && e.kind === 'not_found') return false;
+    throw e;
+  }
+}
+
 export function foreignProjectMessage(uuid: string): string {
   return `the tenant's project ${uuid} is not managed by cf-reconciler (it lacks the tenant's marker); fix the tenant's coolify_project_uuid`;
 }
@@ -125,7 +157,11 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   // Looked up before anything can return early: a cancelled deletion's deadline must leave the
   // service whatever else is wrong with the stack, or a later deletion would find it already past.
   const lookup = await lookupService(ctx, stack);
-  if (lookup.kind === 'found') await cancelDeletion(ctx, key, lookup.service);
+  if (lookup.kind === 'found') {
+    const other = otherTenantOf(lookup.service, tenant);
+    if (other !== undefined) return refuseStack(ctx, stack, movedTenantMessage(lookup.service.uuid, other), lookup.service.uuid);
+    await cancelDeletion(ctx, key, lookup.service);
+  }
   const decision = await decide(ctx, tenant, stack);
   if (decision.kind === 'error') {
     await writeStack(ctx, stack, { status: 'error', statusMessage: decision.message, deleteAfter: null });
@@ -337,6 +373,10 @@ async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     update.urls = decision.urls;
   }
   if (Object.keys(update).length > 0) {
+    // A marker re-written to this tenant by an older version still leaves the service in the old
+    // tenant's project; only a write is worth the extra read.
+    const elsewhere = await projectOfOtherTenant(ctx, tenant, service);
+    if (elsewhere) return refuseStack(ctx, stack, movedProjectMessage(service.uuid, tenant.coolifyProjectUuid), service.uuid);
     const what = reasons.length > 0 ? reasons.join(', ') : update.description !== undefined ? 'marker restored' : 'name changed';
     try {
       await ctx.audit.write(key, 'update_service', service.uuid, `updated service (${what})`, () =>
@@ -418,6 +458,8 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
 
   if (lookup.kind === 'found') {
     const service = lookup.service;
+    const other = otherTenantOf(service, tenant);
+    if (other !== undefined) return refuseStack(ctx, stack, movedTenantMessage(service.uuid, other), service.uuid);
     const duplicateWait = await retireDuplicates(ctx, stack, service.uuid, lookup.duplicates);
     let deadline = readTimeToken(service.description, DELETE_AFTER);
     if (deadline === undefined) {

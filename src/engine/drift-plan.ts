@@ -11,7 +11,7 @@ import type { StackEnvVar } from '../templates/types.js';
 import { DELETE_AFTER, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
 import { pickKeeper } from '../../reconcilers/coolify-lookup.js';
 import { isRejectionMessage } from '../../reconcilers/refusal.js';
-import { effectiveDesire, foreignServiceMessage, serviceName } from '../../reconcilers/stack.js';
+import { effectiveDesire, foreignServiceMessage, movedTenantMessage, otherTenantOf, serviceName } from '../../reconcilers/stack.js';
 import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
 import type { PolicyPort } from './ports.js';
 
@@ -132,6 +132,9 @@ export function planDrift(input: DriftInput): DriftPlan {
       const extra = services.filter((s) => s !== service);
       if (extra.some((s) => retirementDue(s, input.deleteRetentionMs, now))) mark(key, 'duplicate services');
     }
+    // Refused because the stack was moved to another tenant, and still so: waits for a record change.
+    const other = service ? otherTenantOf(service, tenant) : undefined;
+    if (service && other !== undefined && stack.status === 'error' && stack.statusMessage === movedTenantMessage(service.uuid, other)) continue;
     const desire = effectiveDesire(tenant, stack);
 
     if (desire === 'delete') {
