@@ -14,6 +14,7 @@ import type { EngineContext } from '../src/engine/context.js';
 import { trackRecordSecrets } from '../src/engine/policy.js';
 import { findStackService, getServiceOrNull, projectBelongsTo, type ServiceLookup } from './coolify-lookup.js';
 import { DELETE_AFTER, ORPHANED_AT, isoTime, readTimeToken } from './description-tokens.js';
+import { MANAGED_ENV_VAR, managedEnvValue, readManagedEnv } from './managed-env.js';
 import { MAX_WAIT_MS, forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
 import { reconcileOrphan } from './orphans.js';
 import { isRejection, refuse, rejectionMessage } from './refusal.js';
@@ -343,10 +344,30 @@ async function verifyProject(ctx: EngineContext, tenant: Tenant, stack: Stack): 
   }
 }
 
+/**
+ * Sets the decision's env vars and deletes the ones the daemon set before that the decision no
+ * longer has (a secret param removed, a template dropping a variable). The keys the daemon set
+ * are listed in the service's own MANAGED_ENV_VAR (see managed-env.ts), widened in the same bulk
+ * call that sets the vars and narrowed only after the deletes, so a crash in between never
+ * forgets a key it set; a var never listed there (added by hand in Coolify) is never deleted.
+ */
 async function setEnv(ctx: EngineContext, stack: Stack, uuid: string, decision: StackApply): Promise<void> {
-  await ctx.audit.write(stackKey(stack.id), 'set_env', uuid, `set ${decision.env.length} env vars`, () =>
-    ctx.coolify.upsertServiceEnvs(uuid, decision.env.map(({ key, value }) => ({ key, value }))),
-  );
+  const key = stackKey(stack.id);
+  const current = await ctx.coolify.listServiceEnvs(uuid);
+  const managed = readManagedEnv(current);
+  const wanted = decision.env.map((v) => v.key);
+  const vars = decision.env.map(({ key: k, value }) => ({ key: k, value }));
+  vars.push({ key: MANAGED_ENV_VAR, value: managedEnvValue([...managed, ...wanted]) });
+  await ctx.audit.write(key, 'set_env', uuid, `set ${decision.env.length} env vars`, () => ctx.coolify.upsertServiceEnvs(uuid, vars));
+  const gone = new Set(managed.filter((k) => !wanted.includes(k)));
+  if (gone.size > 0) {
+    for (const e of current.filter((v) => gone.has(v.key) && !v.isCoolify)) {
+      await ctx.audit.write(key, 'delete_env', uuid, `deleted env var ${e.key} (no longer part of the stack)`, () =>
+        ctx.coolify.deleteServiceEnv(uuid, e.uuid),
+      );
+    }
+    await ctx.coolify.upsertServiceEnvs(uuid, [{ key: MANAGED_ENV_VAR, value: managedEnvValue(wanted) }]);
+  }
   ctx.memory.envDrift.delete(stack.id);
 }
 
