@@ -13,7 +13,7 @@ import type { StackApply } from '../src/templates/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { trackRecordSecrets } from '../src/engine/policy.js';
 import { findStackService, getServiceOrNull, projectBelongsTo, type ServiceLookup } from './coolify-lookup.js';
-import { DELETE_AFTER, ORPHANED_AT, isoTime, readTimeToken } from './description-tokens.js';
+import { DELETE_AFTER, DELETE_SEEN, ORPHANED_AT, isoTime, readTimeToken } from './description-tokens.js';
 import { MANAGED_ENV_VAR, managedEnvValue, readManagedEnv } from './managed-env.js';
 import { MAX_WAIT_MS, forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
 import { reconcileOrphan } from './orphans.js';
@@ -224,7 +224,7 @@ function lookupService(ctx: EngineContext, stack: Stack): Promise<ServiceLookup>
  */
 async function cancelDeletion(ctx: EngineContext, key: ReconcileKey, service: CoolifyServiceDetail): Promise<void> {
   const extra = parseMarker(service.description)?.extra ?? {};
-  const stale = [DELETE_AFTER, ORPHANED_AT].filter((t) => Object.hasOwn(extra, t));
+  const stale = [DELETE_AFTER, DELETE_SEEN, ORPHANED_AT].filter((t) => Object.hasOwn(extra, t));
   if (stale.length === 0) return;
   const description = withMarkerTokens(service.description, Object.fromEntries(stale.map((t) => [t, undefined])));
   const what = stale.map((t) => `${t}=${extra[t] ?? ''}`).join(', ');
@@ -252,7 +252,7 @@ async function retireDuplicates(ctx: EngineContext, stack: Stack, keeper: string
     let markedAt = readTimeToken(dup.description, ORPHANED_AT);
     if (markedAt === undefined) {
       markedAt = now;
-      const description = withMarkerTokens(dup.description, { [DELETE_AFTER]: undefined, [ORPHANED_AT]: isoTime(now) });
+      const description = withMarkerTokens(dup.description, { [DELETE_AFTER]: undefined, [DELETE_SEEN]: undefined, [ORPHANED_AT]: isoTime(now) });
       await ctx.audit.write(key, 'duplicate', dup.uuid, `service is a duplicate of ${keeper}; stopped and marked, deleted after the retention`, () =>
         ctx.coolify.updateService(dup.uuid, { description }),
       );
@@ -466,6 +466,18 @@ async function settleRunState(
 }
 
 /**
+ * True when the stack record was updated after the daemon's own last write during the deletion
+ * whose deadline the service carries (or when that is unknown). The record may then have been set
+ * back and deleted again while no reconcile looked (a daemon outage, a key waiting in backoff);
+ * only its `updated` can tell, and an unrelated admin edit looks the same, so the retention
+ * starts over in both cases: never shorter, at worst longer.
+ */
+function changedSinceSeen(stack: Stack, service: CoolifyServiceDetail): boolean {
+  const seen = readTimeToken(service.description, DELETE_SEEN);
+  return seen === undefined || stack.updated > seen;
+}
+
+/**
  * Deletion with retention. The deadline is kept on the service (a `delete-after` token in its
  * marker) before it is copied to PocketBase, so a stale admin save clearing delete_after can never
  * make the service go early; without a service, PocketBase's delete_after (recomputed if missing)
@@ -483,24 +495,33 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
     if (other !== undefined) return refuseStack(ctx, stack, movedTenantMessage(service.uuid, other), service.uuid);
     const duplicateWait = await retireDuplicates(ctx, stack, service.uuid, lookup.duplicates);
     let deadline = readTimeToken(service.description, DELETE_AFTER);
-    if (deadline === undefined) {
+    const restart = deadline !== undefined && !ctx.memory.deleteRequestedAt.has(service.uuid) && changedSinceSeen(stack, service);
+    if (deadline === undefined || restart) {
       deadline = now + ctx.settings.deleteRetentionMs;
-      const description = withMarkerTokens(service.description, { [DELETE_AFTER]: isoTime(deadline) });
-      await ctx.audit.write(key, 'schedule_delete', service.uuid, `deletion scheduled for ${isoTime(deadline)}`, () =>
+      const description = withMarkerTokens(service.description, { [DELETE_AFTER]: isoTime(deadline), [DELETE_SEEN]: undefined });
+      const why = restart ? 'deletion rescheduled (the record changed since the deadline was set; the retention starts over)' : 'deletion scheduled';
+      await ctx.audit.write(key, 'schedule_delete', service.uuid, `${why} for ${isoTime(deadline)}`, () =>
         ctx.coolify.updateService(service.uuid, { description }),
       );
+      service.description = description;
     }
     const due = now >= deadline;
     if (mayBeRunning(parseRunState(service.status)) && !ctx.memory.deleteRequestedAt.has(service.uuid)) {
       await requestStop(ctx, key, service.uuid, 'deletion requested');
     }
-    if (due) await requestDelete(ctx, key, service.uuid, 'retention passed');
     await writeStack(ctx, stack, {
       status: 'deleting',
       statusMessage: due ? 'deleting the Coolify service' : `stopped; the service will be deleted after ${isoTime(deadline)}`,
       deleteAfter: deadline,
       coolifyServiceUuid: service.uuid,
     });
+    // The record as this daemon last left it, so a later change by anyone else is recognised.
+    if (readTimeToken(service.description, DELETE_SEEN) !== stack.updated && stack.updated > 0) {
+      const description = withMarkerTokens(service.description, { [DELETE_SEEN]: isoTime(stack.updated) });
+      await ctx.coolify.updateService(service.uuid, { description });
+      service.description = description;
+    }
+    if (due) await requestDelete(ctx, key, service.uuid, 'retention passed');
     return { requeueAfterMs: Math.min(due ? ctx.settings.statusPollMs : deadline - now, duplicateWait ?? MAX_WAIT_MS, MAX_WAIT_MS) };
   }
 

@@ -17,7 +17,10 @@ function changedKeys<P extends object>(current: object, patch: P): P {
   return out as P;
 }
 
-/** Writes the changed daemon fields of `stack` and updates the in-memory copy to match. */
+/**
+ * Writes the changed daemon fields of `stack` and updates the in-memory copy to match, its
+ * `updated` included (so a caller can tell its own write from a later one).
+ */
 export async function writeStack(ctx: EngineContext, stack: Stack, patch: StackStatusPatch): Promise<void> {
   const p = { ...patch };
   if (p.statusMessage !== undefined) p.statusMessage = ctx.redactor.redact(p.statusMessage);
@@ -27,8 +30,9 @@ export async function writeStack(ctx: EngineContext, stack: Stack, patch: StackS
   if (Object.keys(diff).length === 0 && !stale) return;
   ctx.signal.throwIfAborted();
   diff.observedAt = now;
-  await ctx.store.updateStack(stack.id, diff);
+  const saved = await ctx.store.updateStack(stack.id, diff);
   Object.assign(stack, diff);
+  if (saved) stack.updated = saved.updated;
 }
 
 export async function writeTenant(ctx: EngineContext, tenant: Tenant, patch: TenantStatusPatch): Promise<void> {

@@ -8,7 +8,7 @@ import { formatServiceMarker, parseMarker } from '../coolify/markers.js';
 import type { InventorySnapshot, ManagedService } from '../coolify/inventory.js';
 import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
 import type { StackEnvVar } from '../templates/types.js';
-import { DELETE_AFTER, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
+import { DELETE_AFTER, DELETE_SEEN, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
 import { pickKeeper } from '../../reconcilers/coolify-lookup.js';
 import { isRejectionMessage } from '../../reconcilers/refusal.js';
 import { effectiveDesire, foreignServiceMessage, movedTenantMessage, otherTenantOf, serviceName } from '../../reconcilers/stack.js';
@@ -143,8 +143,10 @@ export function planDrift(input: DriftInput): DriftPlan {
         continue;
       }
       const deadline = readTimeToken(service.description, DELETE_AFTER);
+      const seen = readTimeToken(service.description, DELETE_SEEN);
       if (deadline === undefined) mark(key, 'deletion not scheduled on the service');
       else if (now >= deadline) mark(key, 'deletion due');
+      else if (seen === undefined || stack.updated > seen) mark(key, 'record changed since the deletion was scheduled');
       else if (mayBeRunning(parseRunState(service.status))) mark(key, 'deleting service still running');
       else if (stack.status !== 'deleting' || stack.deleteAfter !== deadline) mark(key, 'status not deleting');
       continue;

@@ -23,7 +23,8 @@ export interface StorePort {
   listStacks(): Promise<Stack[]>;
   listStacksOfTenant(tenantId: string): Promise<Stack[]>;
   updateTenant(id: string, patch: TenantStatusPatch): Promise<unknown>;
-  updateStack(id: string, patch: StackStatusPatch): Promise<unknown>;
+  /** The record as saved (its new `updated`), or null when it is gone. */
+  updateStack(id: string, patch: StackStatusPatch): Promise<{ updated: number } | null>;
   /** 404 counts as success. */
   deleteStack(id: string): Promise<unknown>;
   addEvent(event: ReconcileEvent): Promise<unknown>;

@@ -4,6 +4,7 @@
  * finishes the reconcile in flight; and no secret reaches logs, events or status messages.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { parseMarker } from '../../src/coolify/markers.js';
 import { createPlan, createStack, createTenant, createTenantWithStack } from '../helpers/pb-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
 import { BOT_TOKEN, startHarness, type Harness } from './harness.js';
@@ -123,5 +124,48 @@ describe('resilience against Coolify failures, with a budgeted rate', () => {
     }
     const metrics = await fetch(`${h.daemon!.url}/metrics`).then((r) => r.text());
     for (const secret of secrets) expect(metrics).not.toContain(secret);
+  });
+});
+
+describe('a deletion cancelled and requested again while the daemon did not look', () => {
+  const RETENTION_MS = 4_000;
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DELETE_RETENTION_SECONDS: String(RETENTION_MS / 1000) } });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  it('gets a full retention from the second request, not the first deadline', async () => {
+    const { stack } = await createTenantWithStack(h.admin, { stack: { params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } } });
+    const uuid = String((await h.waitStack(stack.id, (r) => r.status === 'running')).coolify_service_uuid);
+    const extra = () => parseMarker(h.sim.state.service(uuid)?.description)?.extra ?? {};
+    await h.admin.collection('stacks').update(stack.id, { desired_status: 'deleted' });
+    await waitFor(() => extra()['delete-seen'], 10_000, { what: 'the deletion recorded on the service' });
+    const first = extra()['delete-after']!;
+    // The daemon's own writes do not count as a change: another pass keeps the deadline.
+    await h.daemon!.resync();
+    await h.daemon!.queue.onIdle();
+    expect(extra()['delete-after']).toBe(first);
+
+    await h.stopDaemon();
+    await h.admin.collection('stacks').update(stack.id, { desired_status: 'running' });
+    const again = Date.now();
+    await h.admin.collection('stacks').update(stack.id, { desired_status: 'deleted' });
+    await waitFor(() => Date.now() > Date.parse(first) + 500, RETENTION_MS + 5_000, { what: 'the first deadline to pass', intervalMs: 100 });
+    await h.start();
+
+    const second = await waitFor(() => (extra()['delete-after'] !== first ? extra()['delete-after'] : undefined), 10_000, {
+      what: 'a new deadline on the service',
+    });
+    expect(Date.parse(second)).toBeGreaterThanOrEqual(again + RETENTION_MS);
+    await waitFor(async () => (await h.stack(stack.id)) === null, 20_000, { what: 'stack record deleted' });
+    const deletes = h.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === `/api/v1/services/${uuid}`);
+    expect(deletes.length).toBeGreaterThanOrEqual(1);
+    expect(deletes[0]!.time).toBeGreaterThanOrEqual(Date.parse(second));
+    const scheduled = (await h.events(`stack:${stack.id}`)).filter((e) => e.action === 'schedule_delete').map((e) => String(e.message));
+    expect(scheduled).toHaveLength(2);
+    expect(scheduled[1]).toContain('the retention starts over');
   });
 });

@@ -103,10 +103,24 @@ describe('planDrift', () => {
   it('leaves a scheduled deletion alone until it is due', () => {
     const d = converged('d', { desiredStatus: 'deleted', status: 'deleting' });
     d.service.status = 'exited';
-    d.service.description = withMarkerTokens(d.service.description, { 'delete-after': new Date(NOW + 1000).toISOString() });
+    d.service.description = withMarkerTokens(d.service.description, {
+      'delete-after': new Date(NOW + 1000).toISOString(),
+      'delete-seen': new Date(d.stack.updated).toISOString(),
+    });
     d.stack.deleteAfter = NOW + 1000;
     expect(planDrift(input([d.stack], [d.service])).keys.size).toBe(0);
     expect(planDrift({ ...input([d.stack], [d.service]), now: NOW + 1000 }).keys.get('stack:d')).toMatch(/due/);
+  });
+
+  it('sends a pending deletion whose record changed since the daemon last wrote it to its reconciler', () => {
+    const d = converged('d2', { desiredStatus: 'deleted', status: 'deleting', deleteAfter: NOW + 1000 });
+    d.service.status = 'exited';
+    const deadline = new Date(NOW + 1000).toISOString();
+    d.service.description = withMarkerTokens(d.service.description, { 'delete-after': deadline, 'delete-seen': new Date(d.stack.updated - 1).toISOString() });
+    expect(planDrift(input([d.stack], [d.service])).keys.get('stack:d2')).toMatch(/record changed/);
+    // Without a delete-seen token nothing is known about the record: also sent.
+    d.service.description = withMarkerTokens(d.service.description, { 'delete-seen': undefined });
+    expect(planDrift(input([d.stack], [d.service])).keys.get('stack:d2')).toMatch(/record changed/);
   });
 
   it('sends an invalid stack whose service still carries a deletion deadline to its reconciler', () => {
