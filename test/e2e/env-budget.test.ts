@@ -115,6 +115,10 @@ describe('env vars the stack no longer has', () => {
     const { WEBHOOK_SECRET: _removed, ...rest } = params;
     await h.admin.collection('stacks').update(stack.id, { params: rest });
     await waitFor(() => !keys().includes('WEBHOOK_SECRET'), 20_000, { what: 'WEBHOOK_SECRET deleted' });
+    // The list of managed keys is narrowed only after the deletes (a crash in between forgets nothing).
+    await waitFor(() => managed() === 'CLOUDFREEDOM_API_KEY,CLOUDFREEDOM_ROUTER_BASE_URL,TELEGRAM_BOT_TOKEN', 10_000, {
+      what: 'the managed keys narrowed',
+    });
     await h.waitStack(stack.id, (r) => r.status === 'running');
     const left = ['CLOUDFREEDOM_API_KEY', 'CLOUDFREEDOM_ROUTER_BASE_URL', 'HAND_ADDED', MANAGED_ENV_VAR, 'TELEGRAM_BOT_TOKEN'].sort();
     expect(keys()).toEqual(left);
