@@ -6,6 +6,7 @@
  * Options: --quick (fewer runs, smaller sizes; for a smoke check).
  */
 import { runEngineBench } from './engine.bench.js';
+import { runMemoryBench } from './memory.bench.js';
 import { runQueueBench } from './queue.bench.js';
 import { runTemplatesBench } from './templates.bench.js';
 
@@ -50,4 +51,13 @@ if (a && b) {
     `ratio ${b.stacks}/${a.stacks} stacks: convergence ${fixed(b.convergeMedianMs / a.convergeMedianMs, 2)}x, resync ${fixed(b.resyncMedianMs / a.resyncMedianMs, 2)}x ` +
       `(stacks grew ${fixed(b.stacks / a.stacks, 1)}x; Coolify calls per converged resync stay constant, see test/e2e/scale.test.ts)`,
   );
+}
+
+out('\n## Daemon memory after convergence (daemon as its own process; medians of 5 samples)');
+const memory = await runMemoryBench(quick ? [5, 20] : [10, 100]);
+out('stacks   RSS MiB   heap used MiB');
+for (const r of memory) out(`${String(r.stacks).padStart(6)} ${fixed(r.rssMiB).padStart(9)} ${fixed(r.heapUsedMiB).padStart(15)}`);
+const [m1, m2] = memory;
+if (m1 && m2) {
+  out(`ratio ${m2.stacks}/${m1.stacks} stacks: RSS ${fixed(m2.rssMiB / m1.rssMiB, 2)}x, heap ${fixed(m2.heapUsedMiB / m1.heapUsedMiB, 2)}x (about ${fixed(((m2.heapUsedMiB - m1.heapUsedMiB) * 1024) / (m2.stacks - m1.stacks), 0)} KiB of heap per extra stack)`);
 }
