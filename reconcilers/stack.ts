@@ -5,6 +5,8 @@
  * Coolify holds (uuid, marker, delete-after token) wins over a stale copy.
  */
 import { TerminalError } from '../src/errors.js';
+import { humanMs } from '../src/engine/corrections.js';
+import { RetryAfterError } from '../src/queue/queue-errors.js';
 import { CoolifyError } from '../src/coolify/errors.js';
 import { formatServiceMarker, parseMarker, withMarkerTokens } from '../src/coolify/markers.js';
 import type { CoolifyService, CoolifyServiceApplication, CoolifyServiceDetail, CoolifyUrl, UpdateServiceInput } from '../src/coolify/types.js';
@@ -133,6 +135,12 @@ async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
     hostOwners: ctx.policy.hostOwners(entries),
     routerBaseUrl: ctx.settings.routerBaseUrl,
   });
+}
+
+/** Coolify's own words in an error answer (`message`), or the error's message. */
+function coolifyMessage(e: CoolifyError): string {
+  const body = e.body as { message?: unknown } | undefined;
+  return typeof body?.message === 'string' ? body.message : e.message;
 }
 
 function normaliseUrls(list: string | null | undefined): string {
@@ -276,8 +284,14 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   const serverUuid = tenant.coolifyServerUuid || ctx.settings.defaultServerUuid;
   const name = serviceName(tenant, stack);
   const description = formatServiceMarker({ stackId: stack.id, tenantId: tenant.id });
+  // A create Coolify keeps refusing the same way (a server that does not exist) is held back
+  // after the third try instead of being sent every backoff step (SPEC §3).
+  const fingerprint = `create_service ${decision.hash} server=${serverUuid}`;
+  const hold = ctx.corrections.check(key, fingerprint);
+  if (hold) throw new RetryAfterError(`stack ${stack.id}: create held back after ${hold.sent} failed tries`, hold.retryInMs);
   if (!(await verifyProject(ctx, tenant, stack))) return null;
   let uuid: string;
+  const sent = ctx.corrections.record(key, fingerprint);
   try {
     ({ uuid } = await ctx.audit.write(key, 'create_service', (r) => r.uuid, `created service ${name}`, () =>
       ctx.coolify.createService({
@@ -294,11 +308,22 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     ));
   } catch (e) {
     if (e instanceof CoolifyError && e.kind === 'not_found') {
-      // The stored project (or its environment, or the server) is gone: the tenant reconciler
-      // verifies and recreates the project; this stack waits for it.
+      // The project was just read, so the server (a typo in coolify_server_uuid or
+      // COOLIFY_SERVER_UUID) or the environment is missing. Either way this key failed: it backs
+      // off, and its tenant (which creates environments) is asked for through the rate-limited
+      // path, so the two never spin on each other.
+      if (/server/i.test(coolifyMessage(e))) {
+        const source = tenant.coolifyServerUuid ? "the tenant's coolify_server_uuid" : 'COOLIFY_SERVER_UUID';
+        const held = ctx.corrections.holdMs(sent);
+        const retry = held > 0 ? `tried ${sent} times, next try in ${humanMs(held)}` : 'retried with backoff meanwhile';
+        const message = `Coolify has no server ${serverUuid} (from ${source}); fix it (${retry})`;
+        await writeStack(ctx, stack, { status: 'error', statusMessage: message });
+        if (held > 0) throw new RetryAfterError(`stack ${stack.id}: ${message}`, held);
+        throw new Error(`stack ${stack.id}: ${message}`, { cause: e });
+      }
       ctx.enqueue(`tenant:${tenant.id}`, 'high');
       await writeStack(ctx, stack, { status: 'pending', statusMessage: `cannot create the service yet: ${e.message}` });
-      return null;
+      throw new Error(`stack ${stack.id}: cannot create the service yet: ${e.message}`, { cause: e });
     }
     // The failed create is already in the audit trail; the record waits for a change.
     if (isRejection(e)) {
@@ -307,6 +332,7 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     }
     throw e;
   }
+  ctx.corrections.reset(key);
   // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
   await writeStack(ctx, stack, { coolifyServiceUuid: uuid });
   await setEnv(ctx, stack, uuid, decision);

@@ -52,6 +52,7 @@ export class Metrics {
   readonly #guardRefusals: Counter<'guard'>;
   readonly #orphans: Gauge;
   readonly #envCheckPeriod: Gauge;
+  readonly #leader: Gauge;
   #queueSource: QueueGaugeSource | undefined;
 
   constructor(options: MetricsOptions = {}) {
@@ -126,12 +127,18 @@ export class Metrics {
       registers,
     });
 
+    this.#leader = new Gauge({
+      name: 'cf_leader',
+      help: 'Whether this daemon holds the lease and acts on Coolify (1) or waits as a standby (0).',
+      registers,
+    });
+
     for (const kind of RECONCILE_KINDS) {
       for (const result of RECONCILE_OUTCOMES) this.#reconciles.inc({ kind, result }, 0);
       this.#reconcileDuration.zero({ kind });
     }
     for (const guard of options.guards ?? DEFAULT_GUARDS) this.#guardRefusals.inc({ guard }, 0);
-    for (const gauge of [this.#queueDepth, this.#queueInFlight, this.#lastResync, this.#orphans, this.#envCheckPeriod]) {
+    for (const gauge of [this.#queueDepth, this.#queueInFlight, this.#lastResync, this.#orphans, this.#envCheckPeriod, this.#leader]) {
       gauge.set(0);
     }
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
@@ -184,6 +191,10 @@ export class Metrics {
 
   setEnvCheckPeriod(seconds: number): void {
     this.#envCheckPeriod.set(seconds);
+  }
+
+  setLeader(leading: boolean): void {
+    this.#leader.set(leading ? 1 : 0);
   }
 
   /** The Prometheus text exposition of every metric in this registry. */

@@ -1,9 +1,11 @@
 /**
- * Wires the daemon: PocketBase (store + change feed), Coolify (one client behind one rate
- * limiter), the template policy, the work queue with the tenant and stack reconcilers, the drift
- * resync with its orphan guard, the budgeted env checker and the HTTP server. Tests run it
+ * Wires the daemon as runnables under one Manager (manager.ts): the HTTP server (started first,
+ * so /healthz and /metrics answer before PocketBase sign-in), then, while this daemon leads, the
+ * work queue with the tenant and stack reconcilers, the change feed, the drift resync with its
+ * orphan guard, the budgeted env checker and the event pruner. PocketBase (store + feed) and
+ * Coolify (one client behind one rate limiter and the send gate) are built here. Tests run it
  * in-process with their own clock, Coolify client or logger; `stop()` lets in-flight reconciles
- * finish.
+ * finish within one shutdown deadline.
  */
 import type PocketBase from 'pocketbase';
 import { systemClock, type Clock } from '../clock.js';
@@ -12,7 +14,7 @@ import { CoolifyClient, type CoolifyResponseInfo } from '../coolify/client.js';
 import { CoolifyInventory } from '../coolify/inventory.js';
 import { RateLimiter } from '../coolify/rate-limiter.js';
 import type { CoolifyApi } from '../coolify/types.js';
-import { startHttpServer, type RunningHttpServer } from '../daemon/http-server.js';
+import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../daemon/http-server.js';
 import { Metrics } from '../daemon/metrics.js';
 import { errorMessage } from '../errors.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -25,14 +27,19 @@ import { WorkQueue, type DoneEvent, type ReconcileContext, type ReconcileResult 
 import { loadTemplateCatalog } from '../templates/index.js';
 import { reconcileStack } from '../../reconcilers/stack.js';
 import { reconcileTenant } from '../../reconcilers/tenant.js';
+import { abortableCoolify } from './abortable-coolify.js';
 import { Audit } from './audit.js';
 import { newEngineMemory, reconcileContext, type EngineContext } from './context.js';
 import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
+import { Corrections } from './corrections.js';
 import { EnvChecker } from './env-check.js';
+import { EventPruner } from './event-prune.js';
+import { Manager, type Runnable } from './manager.js';
 import { PeerListing } from './peer-listing.js';
 import { catalogPolicy } from './policy.js';
 import type { Priority } from './ports.js';
+import { gatedCoolify, SendGate } from './send-gate.js';
 
 export interface DaemonDeps {
   clock?: Clock;
@@ -58,13 +65,17 @@ export interface DaemonDeps {
   lifecycleGraceMs?: number;
   /** Queue retry schedule (ms); default 1 s doubling to 5 min. */
   backoff?: { baseMs: number; maxMs: number };
+  /** Hold-back of corrections that do not take, after the 3rd identical one (ms); default 2 min doubling to 1 h. */
+  correctionBackoff?: { baseMs: number; maxMs: number };
   /**
    * A reconcile running longer than this is aborted and retried with backoff (ms); default 120 s:
    * room for a few Coolify calls at the client's 60 s deadline each, plus rate-limiter waits.
    */
   reconcileTimeoutMs?: number;
-  /** How long stop() waits for in-flight reconciles (ms); default 30 s. */
+  /** One deadline for all of stop(), in-flight reconciles included (ms); default 30 s. */
   shutdownDeadlineMs?: number;
+  /** Told the HTTP server's URL as soon as it listens (before PocketBase sign-in). */
+  onListening?: (url: string) => void;
 }
 
 export interface Daemon {
@@ -81,8 +92,14 @@ export interface Daemon {
   resync(): Promise<DriftPlan | undefined>;
   /** Readiness as /readyz sees it: names of failing checks with reasons. */
   readiness(): Promise<{ check: string; message: string }[]>;
+  /** 'leader' while this daemon acts on Coolify, 'standby' while it waits, 'stopped' after stop. */
+  role(): DaemonRole;
+  /** Names of the runnables running now, in start order. */
+  runnables(): string[];
   stop(): Promise<void>;
 }
+
+export type DaemonRole = 'leader' | 'standby' | 'stopped';
 
 function keyKind(key: string): { kind: 'tenant' | 'stack'; id: string } | undefined {
   const m = /^(tenant|stack):(.+)$/.exec(key);
@@ -98,6 +115,39 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   redactor.add(config.pocketbase.password, config.coolify.token);
   const logger = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, redactor });
   const metrics = deps.metrics ?? new Metrics({ processMetrics: true });
+  const shutdownDeadlineMs = deps.shutdownDeadlineMs ?? 30_000;
+  const manager = new Manager({ clock, logger, shutdownDeadlineMs });
+  // Nothing reaches Coolify unless this daemon leads (and, later, holds a renewed lease).
+  const gate = new SendGate();
+  let stopped = false;
+  const role = (): DaemonRole => (stopped ? 'stopped' : manager.leading ? 'leader' : 'standby');
+
+  // Readiness checks, filled in as the parts come to exist: /readyz reads this object per request.
+  let pocketbaseState = { ok: false, message: `signing in to PocketBase at ${config.pocketbase.url}` };
+  const readiness: Record<string, ReadinessCheck> = { pocketbase: () => pocketbaseState };
+  let http: RunningHttpServer | undefined;
+  manager.add({
+    name: 'http',
+    needsLeadership: false,
+    start: async () => {
+      http = await startHttpServer({
+        host: config.http.host,
+        port: config.http.port,
+        metrics,
+        readiness,
+        info: () => ({ role: role() }),
+        redact: (t) => redactor.redact(t),
+        clock,
+      });
+    },
+    stop: async () => {
+      await http?.close();
+    },
+  });
+  // First of all, so /healthz and /metrics answer whatever PocketBase and Coolify do (SPEC §5).
+  await manager.start();
+  const url = http!.url;
+  deps.onListening?.(url);
 
   // Coolify reachability for /readyz: any HTTP answer below 500 means the API is there.
   let coolifyHealth: { ok: boolean; message: string } = { ok: false, message: 'no Coolify call yet' };
@@ -106,27 +156,29 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     const ok = typeof info.status === 'number' && info.status < 500;
     coolifyHealth = ok ? { ok: true, message: '' } : { ok: false, message: `last Coolify call: ${info.method} ${info.route} → ${info.status}` };
   };
-  const coolify =
-    deps.coolify ??
-    new CoolifyClient({
-      baseUrl: config.coolify.url,
-      token: config.coolify.token,
-      limiter: new RateLimiter({
-        limit: config.coolify.rateLimitPerMinute,
+  const coolify = deps.coolify
+    ? gatedCoolify(deps.coolify, gate)
+    : new CoolifyClient({
+        baseUrl: config.coolify.url,
+        token: config.coolify.token,
+        limiter: new RateLimiter({
+          limit: config.coolify.rateLimitPerMinute,
+          clock,
+          ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
+        }),
         clock,
-        ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
-      }),
-      clock,
-      logger,
-      onResponse,
-    });
+        logger,
+        onResponse,
+        // Checked after the limiter's wait: a call queued while leading is not sent after.
+        beforeSend: () => gate.check(),
+      });
 
   const catalog = await loadTemplateCatalog(config.templatesDir);
   for (const p of catalog.problems) logger.error(`template problem: ${p.file}: ${p.message}`, { template: p.template });
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
   const policy = catalogPolicy(catalog);
 
-  const connect = (): Promise<PocketBase> =>
+  const connect = (client: string): Promise<PocketBase> =>
     connectPocketBase({
       url: config.pocketbase.url,
       email: config.pocketbase.email,
@@ -134,18 +186,33 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       redactor,
       logger,
       clock,
+      tokenSlot: `pocketbase token (${client})`,
     });
   // The feed owns its client's realtime connection; reads and writes go through another.
-  const [pbStore, pbFeed] = await Promise.all([connect(), connect()]);
+  let pbStore: PocketBase;
+  let pbFeed: PocketBase;
+  try {
+    [pbStore, pbFeed] = await Promise.all([connect('store'), connect('feed')]);
+  } catch (e) {
+    pocketbaseState = { ok: false, message: `PocketBase sign-in failed: ${errorMessage(e)}` };
+    await manager.stop();
+    throw e;
+  }
+  pocketbaseState = { ok: true, message: '' };
   const store = new PocketBaseStore({ pb: pbStore, logger, clock, redactor });
   const audit = new Audit(store, redactor, logger);
 
-  // Called only once the queue below exists (by reconciles, the feed and the drift resync).
+  // Adds one reconcile makes for another key go through the rate-limited path (client-go
+  // AddRateLimited), so two keys asking for each other slow down instead of spinning.
   const enqueue = (key: ReconcileKey, priority: Priority = 'high') => {
-    queue.add(key, { priority });
+    queue.addRateLimited(key, { priority });
   };
 
-  const inventory = new CoolifyInventory(coolify, () => clock.now());
+  // Aborted when the drift resync and the env checks stop: their calls waiting on the rate
+  // limiter give up at once instead of holding shutdown.
+  const driftAbort = new AbortController();
+  const envAbort = new AbortController();
+  const inventory = new CoolifyInventory(abortableCoolify(coolify, driftAbort.signal), () => clock.now());
   const memory = newEngineMemory();
   const drift = new DriftResync({
     store,
@@ -155,11 +222,10 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     logger,
     redactor,
     audit,
-    enqueue,
+    enqueue: (key, priority = 'low') => queue.add(key, { priority }),
     intervalMs: config.resyncIntervalSeconds * 1000,
     routerBaseUrl: config.routerBaseUrl,
     deleteRetentionMs: config.deleteRetentionSeconds * 1000,
-    eventsRetentionMs: config.eventsRetentionDays * 86_400_000,
     metrics,
     onEnvTargets: (targets) => envChecker.setTargets(targets),
     onDuplicates: (ids) => {
@@ -168,8 +234,16 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     rejected: memory.rejected,
     ...(deps.random ? { random: deps.random } : {}),
   });
+  const pruner = new EventPruner({
+    store,
+    clock,
+    logger,
+    retentionMs: config.eventsRetentionDays * 86_400_000,
+    intervalMs: Math.max(config.resyncIntervalSeconds * 1000, 3_600_000),
+  });
 
   const peers = new PeerListing(store, clock, 1000);
+  const corrections = new Corrections({ clock, ...deps.correctionBackoff });
   const ctx: EngineContext = {
     coolify,
     store,
@@ -190,20 +264,21 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       lifecycleGraceMs: deps.lifecycleGraceMs ?? 6 * config.statusPollSeconds * 1000,
     },
     memory,
+    corrections,
     orphans: drift.gate,
     signal: new AbortController().signal,
     peers: () => peers.get(),
   };
 
   const envChecker = new EnvChecker({
-    coolify,
+    coolify: abortableCoolify(coolify, envAbort.signal),
     clock,
     logger,
     perWindow: deps.envChecksPerMinute ?? Math.max(1, Math.floor(config.coolify.rateLimitPerMinute / 4)),
     ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
     onDrift: (stackId) => {
       ctx.memory.envDrift.add(stackId);
-      enqueue(`stack:${stackId}`, 'low');
+      queue.add(`stack:${stackId}`, { priority: 'low' });
     },
     onPeriod: (seconds) => metrics.setEnvCheckPeriod(seconds),
   });
@@ -255,9 +330,13 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     logger,
     onKeys: (keys, source) => {
       for (const key of keys) {
-        // A real change resets the key's backoff (reconciler-lessons 7).
-        if (source === 'event') queue.forget(key);
-        enqueue(key, source === 'event' ? 'high' : 'low');
+        // A real change resets the key's backoff and its count of corrections that did not take
+        // (reconciler-lessons 7, SPEC §3).
+        if (source === 'event') {
+          queue.forget(key);
+          corrections.reset(key);
+        }
+        queue.add(key, { priority: source === 'event' ? 'high' : 'low' });
       }
     },
     // Every PocketBase (re)connect is also a drift pass, reusing the feed's fresh listing.
@@ -269,49 +348,81 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     onStale: () => drift.invalidate(),
   });
 
-  const resyncMaxAgeMs = 2 * config.resyncIntervalSeconds * 1000 + 60_000;
-  const readiness = {
-    pocketbase_stream: () => ({ ok: feed.connected, message: 'PocketBase realtime stream is not connected' }),
-    resync_recent: () => {
-      const at = drift.lastSuccessAt;
-      if (at === null) return { ok: false, message: drift.lastError ?? 'no drift resync has completed yet' };
-      const age = clock.now() - at;
-      return { ok: age <= resyncMaxAgeMs, message: `last drift resync ${Math.round(age / 1000)} s ago` };
+  // The queue's share of the one deadline: in-flight reconciles are aborted a little before it,
+  // so aborting and settling them fits inside it too.
+  const queueDeadlineMs = shutdownDeadlineMs - Math.min(5_000, shutdownDeadlineMs / 5);
+  const queueGraceMs = Math.min(2_000, shutdownDeadlineMs / 10);
+  const leaderParts: Runnable[] = [
+    {
+      name: 'queue-workers',
+      needsLeadership: true,
+      start: () => queue.start(),
+      stop: async () => {
+        await queue.shutdown({ deadlineMs: queueDeadlineMs, graceMs: queueGraceMs });
+        gate.close('this daemon is stopping');
+      },
     },
-    coolify_reachable: () =>
-      deps.coolify
-        ? { ok: drift.lastError === undefined && drift.lastSuccessAt !== null, message: drift.lastError ?? 'Coolify not observed yet' }
-        : coolifyHealth,
-  };
+    {
+      name: 'change-feed',
+      needsLeadership: true,
+      // Not awaited: the feed retries its subscription until PocketBase answers, and nothing else
+      // waits for it (realtime is a hint; the drift resync is the truth).
+      start: () => {
+        feed.start().catch((e: unknown) => logger.error('change feed failed', { error: errorMessage(e) }));
+      },
+      stop: () => feed.stop(),
+    },
+    {
+      name: 'drift-resync',
+      needsLeadership: true,
+      start: () => drift.start(),
+      stop: async () => {
+        driftAbort.abort(new Error('drift resync stopped'));
+        await drift.stop();
+      },
+    },
+    {
+      name: 'env-checks',
+      needsLeadership: true,
+      start: () => envChecker.start(),
+      stop: async () => {
+        envAbort.abort(new Error('env checks stopped'));
+        await envChecker.stop();
+      },
+    },
+    { name: 'event-pruning', needsLeadership: true, start: () => pruner.start(), stop: () => pruner.stop() },
+  ];
+  manager.add(...leaderParts);
 
-  queue.start();
-  let http: RunningHttpServer;
-  try {
-    http = await startHttpServer({
-      host: config.http.host,
-      port: config.http.port,
-      metrics,
-      readiness,
-      redact: (t) => redactor.redact(t),
-      clock,
-    });
-  } catch (e) {
-    await queue.shutdown({ deadlineMs: 0 });
-    throw e;
-  }
-  await feed.start();
-  drift.start();
-  envChecker.start();
-  logger.info('daemon started', { http: http.url, concurrency: config.reconcileConcurrency });
+  const resyncMaxAgeMs = 2 * config.resyncIntervalSeconds * 1000 + 60_000;
+  // A standby is ready (it is doing its job: waiting); these checks are about leading.
+  const whenLeading = (check: () => { ok: boolean; message: string }) => () => (manager.leading ? check() : { ok: true, message: '' });
+  readiness.pocketbase_stream = whenLeading(() => ({ ok: feed.connected, message: 'PocketBase realtime stream is not connected' }));
+  readiness.resync_recent = whenLeading(() => {
+    const at = drift.lastSuccessAt;
+    if (at === null) return { ok: false, message: drift.lastError ?? 'no drift resync has completed yet' };
+    const age = clock.now() - at;
+    return { ok: age <= resyncMaxAgeMs, message: `last drift resync ${Math.round(age / 1000)} s ago` };
+  });
+  readiness.coolify_reachable = whenLeading(() =>
+    deps.coolify
+      ? { ok: drift.lastError === undefined && drift.lastSuccessAt !== null, message: drift.lastError ?? 'Coolify not observed yet' }
+      : coolifyHealth,
+  );
+
+  gate.open();
+  await manager.startLeading();
+  metrics.setLeader(true);
+  logger.info('daemon started', { http: url, concurrency: config.reconcileConcurrency, role: role() });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('stopping: finishing in-flight reconciles');
-      await feed.stop();
-      await Promise.all([drift.stop(), envChecker.stop()]);
-      await queue.shutdown({ deadlineMs: deps.shutdownDeadlineMs ?? 30_000 });
-      await http.close();
+      await manager.stop();
+      gate.close('this daemon stopped');
+      stopped = true;
+      metrics.setLeader(false);
       pbFeed.realtime.unsubscribe().catch(() => undefined);
       logger.info('stopped');
     })().catch((e: unknown) => {
@@ -320,7 +431,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     }));
 
   return {
-    url: http.url,
+    url,
     metrics,
     store,
     coolify,
@@ -328,15 +439,19 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     logger,
     redactor,
     envChecker,
-    resync: () => drift.run(),
+    resync: () => (manager.leading ? drift.run() : Promise.resolve(undefined)),
     readiness: async () => {
       const out: { check: string; message: string }[] = [];
       for (const [check, fn] of Object.entries(readiness)) {
-        const r = fn();
-        if (!r.ok) out.push({ check, message: r.message });
+        const r = await fn();
+        if (r === true) continue;
+        if (r === false) out.push({ check, message: 'check failed' });
+        else if (!r.ok) out.push({ check, message: r.message ?? 'check failed' });
       }
       return out;
     },
+    role,
+    runnables: () => manager.running,
     stop,
   };
 }
