@@ -23,6 +23,7 @@ import { PocketBaseStore } from '../pocketbase/store.js';
 import type { ReconcileKey } from '../pocketbase/types.js';
 import { WorkQueue, type DoneEvent, type ReconcileContext, type ReconcileResult } from '../queue/work-queue.js';
 import { loadTemplateCatalog } from '../templates/index.js';
+import { packageVersion } from '../version.js';
 import { reconcileStack } from '../../reconcilers/stack.js';
 import { reconcileTenant } from '../../reconcilers/tenant.js';
 import { Audit } from './audit.js';
@@ -106,16 +107,17 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     const ok = typeof info.status === 'number' && info.status < 500;
     coolifyHealth = ok ? { ok: true, message: '' } : { ok: false, message: `last Coolify call: ${info.method} ${info.route} → ${info.status}` };
   };
+  const limiter = new RateLimiter({
+    limit: config.coolify.rateLimitPerMinute,
+    clock,
+    ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
+  });
   const coolify =
     deps.coolify ??
     new CoolifyClient({
       baseUrl: config.coolify.url,
       token: config.coolify.token,
-      limiter: new RateLimiter({
-        limit: config.coolify.rateLimitPerMinute,
-        clock,
-        ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
-      }),
+      limiter,
       clock,
       logger,
       onResponse,
@@ -247,6 +249,11 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
   });
   metrics.trackQueue(queue);
+  metrics.trackLive({
+    realtimeConnected: () => feed.connected,
+    coolifyPausedUntil: () => (deps.coolify ? 0 : limiter.pausedUntil),
+    now: () => clock.now(),
+  });
 
   const feed = new ChangeFeed({
     pb: pbFeed,
@@ -302,7 +309,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   await feed.start();
   drift.start();
   envChecker.start();
-  logger.info('daemon started', { http: http.url, concurrency: config.reconcileConcurrency });
+  logger.info('daemon started', { version: packageVersion(), http: http.url, concurrency: config.reconcileConcurrency });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
