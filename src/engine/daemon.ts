@@ -25,6 +25,10 @@ import { PocketBaseStore } from '../pocketbase/store.js';
 import type { ReconcileKey } from '../pocketbase/types.js';
 import { WorkQueue, type DoneEvent, type ReconcileContext, type ReconcileResult } from '../queue/work-queue.js';
 import { loadTemplateCatalog } from '../templates/index.js';
+import { packageVersion } from '../version.js';
+import { CoolifyAccessCheck } from '../startup/coolify-check.js';
+import { StartupError } from '../startup/startup-error.js';
+import { checkTemplates } from '../startup/templates-check.js';
 import { reconcileStack } from '../../reconcilers/stack.js';
 import { reconcileTenant } from '../../reconcilers/tenant.js';
 import { abortableCoolify } from './abortable-coolify.js';
@@ -123,8 +127,11 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   const role = (): DaemonRole => (stopped ? 'stopped' : manager.leading ? 'leader' : 'standby');
 
   // Readiness checks, filled in as the parts come to exist: /readyz reads this object per request.
-  let pocketbaseState = { ok: false, message: `signing in to PocketBase at ${config.pocketbase.url}` };
-  const readiness: Record<string, ReadinessCheck> = { pocketbase: () => pocketbaseState };
+  // The cause of the last failed PocketBase sign-in, until one succeeds.
+  let pocketbaseProblem: string | undefined = `signing in to PocketBase at ${config.pocketbase.url}`;
+  const readiness: Record<string, ReadinessCheck> = {
+    pocketbase: () => ({ ok: pocketbaseProblem === undefined, message: pocketbaseProblem ?? '' }),
+  };
   let http: RunningHttpServer | undefined;
   manager.add({
     name: 'http',
@@ -153,19 +160,25 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   let coolifyHealth: { ok: boolean; message: string } = { ok: false, message: 'no Coolify call yet' };
   const onResponse = (info: CoolifyResponseInfo) => {
     metrics.countCoolifyRequest(info);
-    const ok = typeof info.status === 'number' && info.status < 500;
-    coolifyHealth = ok ? { ok: true, message: '' } : { ok: false, message: `last Coolify call: ${info.method} ${info.route} → ${info.status}` };
+    access.observe(info);
+    // A 401/403 is Coolify answering, but not reachable for the daemon's purposes (see coolify_token).
+    const rejected = info.status === 401 || info.status === 403;
+    const ok = typeof info.status === 'number' && info.status < 500 && !rejected;
+    coolifyHealth = ok
+      ? { ok: true, message: '' }
+      : { ok: false, message: `last Coolify call: ${info.method} ${info.route} → ${info.status}${rejected ? ' (token rejected, see coolify_token)' : ''}` };
   };
+  const limiter = new RateLimiter({
+    limit: config.coolify.rateLimitPerMinute,
+    clock,
+    ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
+  });
   const coolify = deps.coolify
     ? gatedCoolify(deps.coolify, gate)
     : new CoolifyClient({
         baseUrl: config.coolify.url,
         token: config.coolify.token,
-        limiter: new RateLimiter({
-          limit: config.coolify.rateLimitPerMinute,
-          clock,
-          ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
-        }),
+        limiter,
         clock,
         logger,
         onResponse,
@@ -173,8 +186,23 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
         beforeSend: () => gate.check(),
       });
 
+  const access = new CoolifyAccessCheck({
+    coolify,
+    serverUuid: config.coolify.serverUuid,
+    destinationUuid: config.coolify.destinationUuid,
+    clock,
+    logger,
+  });
+
   const catalog = await loadTemplateCatalog(config.templatesDir);
-  for (const p of catalog.problems) logger.error(`template problem: ${p.file}: ${p.message}`, { template: p.template });
+  const templates = checkTemplates(catalog);
+  if (templates.fatal) {
+    logger.error(templates.fatal);
+    await manager.stop();
+    throw new StartupError(templates.fatal);
+  }
+  if (templates.invalid) logger.error(templates.invalid);
+  readiness.templates = () => ({ ok: templates.invalid === undefined, message: templates.invalid ?? '' });
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
   const policy = catalogPolicy(catalog);
 
@@ -187,18 +215,23 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       logger,
       clock,
       tokenSlot: `pocketbase token (${client})`,
+      onAttemptFailed: (cause) => {
+        pocketbaseProblem = `signing in to PocketBase at ${config.pocketbase.url}: ${cause.message}`;
+      },
     });
-  // The feed owns its client's realtime connection; reads and writes go through another.
+  // The feed owns its client's realtime connection; reads and writes go through another. One after
+  // the other, so a PocketBase outage is retried (and logged) once per attempt, not twice.
   let pbStore: PocketBase;
   let pbFeed: PocketBase;
   try {
-    [pbStore, pbFeed] = await Promise.all([connect('store'), connect('feed')]);
+    pbStore = await connect('store');
+    pbFeed = await connect('feed');
   } catch (e) {
-    pocketbaseState = { ok: false, message: `PocketBase sign-in failed: ${errorMessage(e)}` };
+    pocketbaseProblem = `PocketBase sign-in failed: ${errorMessage(e)}`;
     await manager.stop();
     throw e;
   }
-  pocketbaseState = { ok: true, message: '' };
+  pocketbaseProblem = undefined;
   const store = new PocketBaseStore({ pb: pbStore, logger, clock, redactor });
   const audit = new Audit(store, redactor, logger);
 
@@ -322,6 +355,11 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
   });
   metrics.trackQueue(queue);
+  metrics.trackLive({
+    realtimeConnected: () => feed.connected,
+    coolifyPausedUntil: () => (deps.coolify ? 0 : limiter.pausedUntil),
+    now: () => clock.now(),
+  });
 
   const feed = new ChangeFeed({
     pb: pbFeed,
@@ -391,12 +429,20 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       },
     },
     { name: 'event-pruning', needsLeadership: true, start: () => pruner.start(), stop: () => pruner.stop() },
+    // Verifies the token and COOLIFY_SERVER_UUID with Coolify calls: a standby sends none.
+    { name: 'coolify-access-check', needsLeadership: true, start: () => access.start(), stop: () => access.stop() },
   ];
   manager.add(...leaderParts);
 
   const resyncMaxAgeMs = 2 * config.resyncIntervalSeconds * 1000 + 60_000;
   // A standby is ready (it is doing its job: waiting); these checks are about leading.
   const whenLeading = (check: () => { ok: boolean; message: string }) => () => (manager.leading ? check() : { ok: true, message: '' });
+  for (const [name, check] of Object.entries(access.readiness)) {
+    readiness[name] = whenLeading(() => {
+      const r = check();
+      return { ok: r.ok, message: r.message ?? '' };
+    });
+  }
   readiness.pocketbase_stream = whenLeading(() => ({ ok: feed.connected, message: 'PocketBase realtime stream is not connected' }));
   readiness.resync_recent = whenLeading(() => {
     const at = drift.lastSuccessAt;
@@ -413,7 +459,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   gate.open();
   await manager.startLeading();
   metrics.setLeader(true);
-  logger.info('daemon started', { http: url, concurrency: config.reconcileConcurrency, role: role() });
+  logger.info('daemon started', { version: packageVersion(), http: url, concurrency: config.reconcileConcurrency, role: role() });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
