@@ -35,7 +35,7 @@ function records(template: string, params: Record<string, unknown>): StackDecisi
     syncStatus: '', syncMessage: '', syncedAt: null, created: 0, updated: 0, problems: [],
   };
   const plan: Plan = {
-    id: tenant.planId, name: 'bench', maxStacks: 10, cpuLimit: 2, memoryMb: 4096,
+    id: tenant.planId, name: 'bench', maxStacks: 10, cpuLimit: 2, memoryMb: 4096, pidsLimit: 0,
     allowedTemplates: Object.keys(SAMPLE_PARAMS), created: 0, updated: 0, problems: [],
   };
   const stack: Stack = {

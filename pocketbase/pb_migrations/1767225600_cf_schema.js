@@ -34,6 +34,8 @@ migrate(
         { name: 'cpu_limit', type: 'number', required: true, onlyInt: false, min: 0.001 },
         { name: 'memory_mb', type: 'number', required: true, onlyInt: true, min: 1 },
         { name: 'allowed_templates', type: 'json', required: false },
+        // Processes per container; empty or 0 means 512 (SPEC §2).
+        { name: 'pids_limit', type: 'number', required: false, onlyInt: true, min: 0 },
         ...autodates(),
       ],
       indexes: ['CREATE UNIQUE INDEX idx_plans_name ON plans (name)'],

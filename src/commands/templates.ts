@@ -6,16 +6,13 @@
 import type { Command } from 'commander';
 import type { Plan, Stack, Tenant } from '../pocketbase/types.js';
 import { decideStack } from '../templates/decide-stack.js';
-import { loadTemplateCatalog, SAMPLE_CONTEXT, sampleParamValue, type TemplateProblem } from '../templates/template-catalog.js';
+import { loadTemplateCatalog, SAMPLE_CONTEXT, SAMPLE_ROUTER, sampleParamValue, type TemplateProblem } from '../templates/template-catalog.js';
 import type { TemplateDefinition } from '../templates/template-definition.js';
 
 export interface ValidateOutput {
   out(line: string): void;
   err(line: string): void;
 }
-
-/** Router values used for the sample render; never a real key. */
-const SAMPLE_ROUTER = { baseUrl: 'https://router.example.com/v1', apiKey: 'sample-router-key' };
 
 function sampleInputs(template: TemplateDefinition): { tenant: Tenant; plan: Plan; stack: Stack } {
   const now = 0;
@@ -42,6 +39,7 @@ function sampleInputs(template: TemplateDefinition): { tenant: Tenant; plan: Pla
     maxStacks: 1,
     cpuLimit: 64,
     memoryMb: 256 * 1024,
+    pidsLimit: 0,
     allowedTemplates: [template.name],
     created: now,
     updated: now,

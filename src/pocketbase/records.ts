@@ -139,6 +139,7 @@ export function parsePlan(raw: unknown): Plan {
     maxStacks: r.number('max_stacks'),
     cpuLimit: r.number('cpu_limit'),
     memoryMb: r.number('memory_mb'),
+    pidsLimit: r.number('pids_limit'),
     allowedTemplates: r.jsonStringArray('allowed_templates'),
     created: r.stamp('created'),
     updated: r.stamp('updated'),
@@ -147,6 +148,7 @@ export function parsePlan(raw: unknown): Plan {
   if (!Number.isInteger(plan.maxStacks) || plan.maxStacks < 0) r.problems.push('field max_stacks must be a whole number >= 0');
   if (!(plan.cpuLimit > 0)) r.problems.push('field cpu_limit must be greater than 0');
   if (!Number.isInteger(plan.memoryMb) || plan.memoryMb <= 0) r.problems.push('field memory_mb must be a whole number > 0');
+  if (!Number.isInteger(plan.pidsLimit) || plan.pidsLimit < 0) r.problems.push('field pids_limit must be a whole number >= 0');
   return plan;
 }
 
@@ -251,7 +253,7 @@ export function stableStringify(value: unknown): string {
 
 /** PocketBase fields people own, per collection: a change to any of them is worth a reconcile. */
 export const ADMIN_FIELDS: Record<'plans' | 'tenants' | 'stacks', readonly string[]> = {
-  plans: ['name', 'max_stacks', 'cpu_limit', 'memory_mb', 'allowed_templates'],
+  plans: ['name', 'max_stacks', 'cpu_limit', 'memory_mb', 'allowed_templates', 'pids_limit'],
   tenants: ['name', 'slug', 'domain', 'status', 'plan', 'router_api_key', 'coolify_server_uuid'],
   stacks: ['tenant_id', 'name', 'template', 'params', 'domains', 'desired_status'],
 };

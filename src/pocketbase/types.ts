@@ -39,6 +39,8 @@ export interface Plan {
   cpuLimit: number;
   /** MiB per container. */
   memoryMb: number;
+  /** Processes per container; 0 when the field is empty (the policy then uses 512). */
+  pidsLimit: number;
   allowedTemplates: string[];
   created: number;
   updated: number;

@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 
 const plan: Plan = {
-  id: 'plan1', name: 'starter', maxStacks: 50, cpuLimit: 1, memoryMb: 1024,
+  id: 'plan1', name: 'starter', maxStacks: 50, cpuLimit: 1, memoryMb: 1024, pidsLimit: 0,
   allowedTemplates: ['telegram-bot'], created: NOW - 1000, updated: NOW - 1000, problems: [],
 };
 const tenant: Tenant = {

@@ -41,6 +41,7 @@ export function plan(overrides: Partial<Plan> = {}): Plan {
     maxStacks: 5,
     cpuLimit: 2,
     memoryMb: 1024,
+    pidsLimit: 0,
     allowedTemplates: ['probe', 'telegram-bot', 'openclaw-agent', 'base-llm'],
     created: 1_000,
     updated: 1_000,

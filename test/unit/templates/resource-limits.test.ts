@@ -37,7 +37,7 @@ describe('limits written into the compose', () => {
   const template = templateFromSources('t', manifest, compose).template!;
 
   function harden(cpus: number, memoryMb: number): Doc {
-    const result = hardenCompose(template.compose, { template, ceiling: { cpus, memoryMb }, labels: { tenant: 'x', stack: 'y', template: 't' } });
+    const result = hardenCompose(template.compose, { template, ceiling: { cpus, memoryMb, pids: 512 }, labels: { tenant: 'x', stack: 'y', template: 't' } });
     expect(result.problems).toEqual([]);
     return load(JSON.stringify(result.compose)) as Doc;
   }
@@ -62,7 +62,7 @@ describe('limits written into the compose', () => {
   });
 
   it('refuses a memory ceiling below what Docker can run', () => {
-    const result = hardenCompose(template.compose, { template, ceiling: { cpus: 1, memoryMb: 4 }, labels: { tenant: 'x', stack: 'y', template: 't' } });
+    const result = hardenCompose(template.compose, { template, ceiling: { cpus: 1, memoryMb: 4, pids: 512 }, labels: { tenant: 'x', stack: 'y', template: 't' } });
     expect(result.problems).toContain("services.a: memory limit 4 MiB is below Docker's minimum of 6 MiB");
   });
 });

@@ -16,7 +16,7 @@ describe('templates validate', () => {
     const result = await run(`${root}templates`);
     expect(result.err).toEqual([]);
     expect(result.code).toBe(0);
-    expect(result.out.join('\n')).toMatch(/ok {3}base-llm 1\.0\.0/);
+    expect(result.out.join('\n')).toMatch(/ok {3}base-llm 1\.1\.0/);
     expect(result.out.join('\n')).toMatch(/ok {3}openclaw-agent/);
     expect(result.out.join('\n')).toMatch(/ok {3}telegram-bot/);
   });
