@@ -7,7 +7,7 @@
 import type { StackEnvVar } from './types.js';
 import { modelDeployment, type DeployedFinding, type DeployedForm } from './deployed-form.js';
 import { hardenCompose } from './harden-compose.js';
-import { placeholderValues, renderCompose, type PlaceholderContext, type RenderSources } from './render-compose.js';
+import { placeholderValues, renderCompose, type PlaceholderContext, type PlaceholderValues, type RenderSources } from './render-compose.js';
 import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type ParamValue, type TemplateDefinition } from './template-definition.js';
 
 /** SPEC §2: a plan without `pids_limit` (empty or 0) gives each container this many processes. */
@@ -62,15 +62,31 @@ function sourcesOf(path: string, sources: RenderSources): string[] {
   return [...names];
 }
 
-/** Who a finding is about: a param, the router key, placeholders of the tenant or stack, or '' (the template). */
-function culprit(finding: DeployedFinding, sources: RenderSources): string {
+/** The character a value needs to cause a finding of this kind. */
+const TRIGGER: Partial<Record<DeployedFinding['kind'], string>> = {
+  'shared-variable': '{',
+  'magic-variable': '$',
+  label: '$',
+  'coolify-reference': '$',
+  interpolation: '$',
+};
+
+/**
+ * Who a finding is about: a param, the router key, placeholders of the tenant or stack, or '' (the
+ * template). Of the placeholders rendered into the scalar, those whose value can cause this kind
+ * of finding are named (all of them if none can on its own, e.g. a `{` meeting a `{`).
+ */
+function culprit(finding: DeployedFinding, sources: RenderSources, values: PlaceholderValues): string {
   if (finding.path.startsWith('env.')) {
     const key = finding.path.slice('env.'.length);
     if (key === ROUTER_API_KEY_VAR) return "the tenant's router_api_key";
     if (key === ROUTER_BASE_URL_VAR) return 'ROUTER_BASE_URL';
     return `param ${key}`;
   }
-  const names = sourcesOf(finding.path, sources);
+  const all = sourcesOf(finding.path, sources);
+  const trigger = TRIGGER[finding.kind];
+  const causing = trigger === undefined ? all : all.filter((n) => values.get(n)?.includes(trigger));
+  const names = causing.length > 0 ? causing : all;
   const params = names.filter((n) => n.startsWith('params.')).map((n) => n.slice('params.'.length));
   const context = names.filter((n) => !n.startsWith('params.'));
   return [params.length > 0 ? `param${params.length > 1 ? 's' : ''} ${params.join(', ')}` : '', ...context].filter(Boolean).join(', ');
@@ -80,10 +96,10 @@ function culprit(finding: DeployedFinding, sources: RenderSources): string {
  * Findings in words an admin can act on: one line per cause and reason, naming the param and
  * where its value lands, never quoting the value.
  */
-export function describeFindings(findings: readonly DeployedFinding[], sources: RenderSources): string[] {
+export function describeFindings(findings: readonly DeployedFinding[], sources: RenderSources, values: PlaceholderValues): string[] {
   const grouped = new Map<string, { who: string; reason: string; paths: string[] }>();
   for (const finding of findings) {
-    const who = culprit(finding, sources);
+    const who = culprit(finding, sources, values);
     const key = `${who}\u0000${finding.reason}`;
     const group = grouped.get(key) ?? { who, reason: finding.reason, paths: [] };
     if (!group.paths.includes(finding.path)) group.paths.push(finding.path);
@@ -108,6 +124,6 @@ export function renderStack(input: RenderStackInput): RenderedStack {
   const deployed = modelDeployment(hardened.compose, env);
   // What harden refused is also a finding of the model (a bind is a host mount); say it once.
   const fresh = deployed.findings.filter((f) => !hardened.problems.some((p) => p.startsWith(`${f.path}:`) || p.startsWith(`${f.path}.`)));
-  const problems = [...hardened.problems, ...describeFindings(fresh, input.attribute ? rendered.sources : new Map())];
+  const problems = [...hardened.problems, ...describeFindings(fresh, input.attribute ? rendered.sources : new Map(), values)];
   return { compose: hardened.compose, env, deployed, problems };
 }
