@@ -98,6 +98,9 @@ export async function validateTemplates(dir: string, io: ValidateOutput): Promis
       });
     } else {
       io.out(`ok   ${name} ${template.version}: ${Object.keys(template.compose.services ?? {}).length} service(s), ${template.ingress.length} ingress`);
+      for (const param of template.params.filter((p) => p.secret && !p.required)) {
+        io.out(`     note: optional secret ${param.name}: a stack that leaves it empty gets no \${${param.name}} environment entries (Compose would fill them from the host)`);
+      }
     }
   }
   for (const p of problems) io.err(`FAIL ${p.file}: ${p.message}`);

@@ -9,6 +9,7 @@ import { modelDeployment, type DeployedFinding, type DeployedForm } from './depl
 import { hardenCompose } from './harden-compose.js';
 import { placeholderValues, renderCompose, type PlaceholderContext, type PlaceholderValues, type RenderSources } from './render-compose.js';
 import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type ParamValue, type TemplateDefinition } from './template-definition.js';
+import { isPlainObject, setOwn } from './yaml-io.js';
 
 /** SPEC §2: a plan without `pids_limit` (empty or 0) gives each container this many processes. */
 export const DEFAULT_PIDS_LIMIT = 512;
@@ -111,10 +112,37 @@ export function describeFindings(findings: readonly DeployedFinding[], sources: 
   });
 }
 
+/**
+ * An optional secret param left empty has no env var on the service, and Compose would fill its
+ * `${NAME}` from the host's environment: its environment entries (`KEY: ${NAME}`, the only form a
+ * secret may take) are left out, so the container simply lacks them. The one rewrite the policy
+ * makes; templates/README.md and `templates validate` say so.
+ */
+export function withoutUnsetSecrets(tree: unknown, unset: ReadonlySet<string>): unknown {
+  if (unset.size === 0 || !isPlainObject(tree) || !isPlainObject(tree.services)) return tree;
+  const isUnset = (value: unknown): boolean => typeof value === 'string' && /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.test(value) && unset.has(value.slice(2, -1));
+  const services: Record<string, unknown> = {};
+  for (const [name, service] of Object.entries(tree.services)) {
+    if (!isPlainObject(service) || service.environment === undefined) {
+      setOwn(services, name, service);
+      continue;
+    }
+    const env = service.environment;
+    const kept = Array.isArray(env)
+      ? env.filter((e) => !(typeof e === 'string' && e.includes('=') && isUnset(e.slice(e.indexOf('=') + 1))))
+      : isPlainObject(env)
+        ? Object.fromEntries(Object.entries(env).filter(([, v]) => !isUnset(v)))
+        : env;
+    setOwn(services, name, { ...service, environment: kept });
+  }
+  return { ...tree, services };
+}
+
 export function renderStack(input: RenderStackInput): RenderedStack {
   const { template } = input;
   const values = placeholderValues(template, input.context, input.params);
-  const rendered = renderCompose(template.compose, values);
+  const unset = new Set(template.params.filter((p) => p.secret && input.params.get(p.name) === undefined).map((p) => p.name));
+  const rendered = renderCompose(withoutUnsetSecrets(template.compose, unset), values);
   const hardened = hardenCompose(rendered.tree, {
     template,
     ceiling: input.ceiling,
