@@ -125,6 +125,8 @@ export function checkComposePlaceholders(compose: unknown, manifest: TemplateMan
   const onKey = (key: string, path: string): void => {
     if (key.includes('{{') || key.includes('}}')) problems.push(`${path}: placeholders are not allowed in mapping keys`);
     else if (key === '[object Object]') problems.push(`${path}: mapping keys must be plain strings`);
+    // js-yaml reads a quoted "<<" as a plain key; Coolify's Symfony YAML merges it.
+    else if (key === '<<') problems.push(`${path}: a quoted '<<' key is a merge key for Coolify's YAML parser; merge with an unquoted <<: *anchor`);
   };
   const onString: Visit = (text, path, position) => {
     const scan = parseScalar(text);
