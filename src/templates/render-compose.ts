@@ -16,7 +16,7 @@ import Mustache from 'mustache';
 import { scanInterpolation } from './compose-interpolation.js';
 import { GENERATED_VARIABLE, ROUTE_VARIABLE } from './deployed-form.js';
 import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type ParamValue, type TemplateManifest } from './template-definition.js';
-import { isPlainObject, setOwn } from './yaml-io.js';
+import { isPlainObject, joinPath, setOwn } from './yaml-io.js';
 
 export const CONTEXT_PLACEHOLDERS = ['tenant.slug', 'tenant.domain', 'stack.name', 'stack.id'] as const;
 
@@ -38,11 +38,6 @@ interface Position {
   envListEntry: boolean;
 }
 type Visit = (value: string, path: string, position: Position) => void;
-
-export function joinPath(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  return path === '' ? key : `${path}.${key}`;
-}
 
 function walkStrings(node: unknown, path: string, position: Position, onString: Visit, onKey: (key: string, path: string) => void): void {
   if (typeof node === 'string') onString(node, path, position);
