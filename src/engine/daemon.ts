@@ -124,7 +124,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   const catalog = await loadTemplateCatalog(config.templatesDir);
   for (const p of catalog.problems) logger.error(`template problem: ${p.file}: ${p.message}`, { template: p.template });
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = catalogPolicy(catalog);
+  const policy = catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
 
   const connect = (): Promise<PocketBase> =>
     connectPocketBase({
