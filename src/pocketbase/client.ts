@@ -6,7 +6,8 @@
 import PocketBase, { ClientResponseError } from 'pocketbase';
 import { EventSource } from 'eventsource';
 import type { Clock } from '../clock.js';
-import { TerminalError, errorMessage } from '../errors.js';
+import { TerminalError } from '../errors.js';
+import { describePocketBaseFailure, notPocketBaseMessage, type PocketBaseCause } from '../startup/pocketbase-cause.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 
@@ -58,6 +59,8 @@ export interface ConnectOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   signal?: AbortSignal;
+  /** Told the cause of every failed attempt (for /readyz), once per attempt, as it is logged. */
+  onAttemptFailed?: (cause: PocketBaseCause) => void;
 }
 
 /** Where PocketBase said the credentials are wrong: retrying cannot help. */
@@ -82,6 +85,7 @@ export async function connectPocketBase(options: ConnectOptions): Promise<Pocket
       await pb.collection('_superusers').authWithPassword(options.email, options.password, {
         autoRefreshThreshold: threshold,
       });
+      if (!pb.authStore.token) throw new NotPocketBase(notPocketBaseMessage(options.url));
       if (attempt > 0) logger.info('authenticated to PocketBase', { url: options.url, attempts: attempt + 1 });
       return pb;
     } catch (e) {
@@ -92,16 +96,21 @@ export async function connectPocketBase(options: ConnectOptions): Promise<Pocket
         );
       }
       const delay = backoffMs(attempt, initial, cap);
-      logger.warn('PocketBase not reachable, retrying authentication', {
+      const cause: PocketBaseCause =
+        e instanceof NotPocketBase ? { message: e.message, wrongServer: true } : describePocketBaseFailure(e, options.url);
+      // Something else answering at the URL is a configuration error, an outage only a warning.
+      logger.log(cause.wrongServer ? 'error' : 'warn', `PocketBase sign-in failed, retrying: ${cause.message}`, {
         url: options.url,
         attempt: attempt + 1,
         retryInMs: delay,
-        error: errorMessage(e),
       });
+      options.onAttemptFailed?.(cause);
       await clock.sleep(delay, options.signal);
     }
   }
 }
+
+class NotPocketBase extends Error {}
 
 /** Exponential backoff with ±20 % jitter, capped; ms. */
 export function backoffMs(attempt: number, initialMs: number, capMs: number): number {
