@@ -6,14 +6,13 @@
  */
 import type { Stack } from '../pocketbase/types.js';
 import type { CoolifyUrl } from '../coolify/types.js';
-import type { StackDecision, StackDecisionInput, StackEnvVar } from './types.js';
+import type { StackDecision, StackDecisionInput } from './types.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
-import { hardenCompose } from './harden-compose.js';
 import { defaultHost, isHostname, isWithinDomain, requestedHosts, tenantDomain } from './hosts.js';
-import { renderCompose } from './render-compose.js';
+import { pidsLimitOf, renderStack } from './render-stack.js';
 import { resolveParams } from './resolve-params.js';
-import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type TemplateDefinition } from './template-definition.js';
-import { placeholderValues, type TemplateCatalog } from './template-catalog.js';
+import type { TemplateDefinition } from './template-definition.js';
+import type { TemplateCatalog } from './template-catalog.js';
 import { isPlainObject, printYaml } from './yaml-io.js';
 
 function invalid(message: string): StackDecision {
@@ -122,30 +121,26 @@ export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput)
   if (problems.length > 0) return invalid(problems.join('; '));
 
   const domain = tenantDomain(tenant) ?? '';
-  const values = placeholderValues(template, { tenantSlug: tenant.slug, tenantDomain: domain, stackName: stack.name, stackId: stack.id }, params.values);
-  const hardened = hardenCompose(renderCompose(template.compose, values), {
+  const rendered = renderStack({
     template,
-    ceiling: { cpus: plan.cpuLimit, memoryMb: plan.memoryMb },
-    labels: { tenant: tenant.slug, stack: stack.name, template: template.name },
+    context: { tenantSlug: tenant.slug, tenantDomain: domain, stackName: stack.name, stackId: stack.id },
+    params: params.values,
+    ceiling: { cpus: plan.cpuLimit, memoryMb: plan.memoryMb, pids: pidsLimitOf(plan) },
+    router: { baseUrl: input.routerBaseUrl, apiKey: tenant.routerApiKey },
+    attribute: true,
   });
-  if (hardened.problems.length > 0) return invalid(`the rendered compose is refused: ${hardened.problems.join('; ')}`);
+  // The template itself passed the same judgement at load, so what is left comes from this
+  // stack's values (params, tenant, plan) and each message names which.
+  if (rendered.problems.length > 0) return invalid(`the rendered compose is refused: ${rendered.problems.join('; ')}`);
 
-  const env: StackEnvVar[] = [
-    { key: ROUTER_BASE_URL_VAR, value: input.routerBaseUrl, secret: false },
-    { key: ROUTER_API_KEY_VAR, value: tenant.routerApiKey, secret: true },
-  ];
-  for (const param of template.params) {
-    const value = params.values.get(param.name);
-    if (param.secret && value !== undefined) env.push({ key: param.name, value: String(value), secret: true });
-  }
-  env.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const { env } = rendered;
   const urls = urlsFor(template, hosts.hosts);
-  const hash = sha256Hex(canonicalJson({ compose: hardened.compose, env: env.map((e) => [e.key, e.value]), urls }));
+  const hash = sha256Hex(canonicalJson({ compose: rendered.compose, env: env.map((e) => [e.key, e.value]), urls }));
   return {
     kind: 'apply',
     templateName: template.name,
     templateVersion: template.version,
-    composeYaml: printYaml(hardened.compose),
+    composeYaml: printYaml(rendered.compose),
     env,
     urls,
     hosts: hosts.hosts,
