@@ -91,7 +91,7 @@ async function plan(config: Config, redactor: Redactor, json: boolean): Promise<
   });
   const store = new PocketBaseStore({ pb, logger, clock, redactor });
 
-  const result = await runPlan({ config, coolify, store, policy: catalogPolicy(catalog), clock, redactor });
+  const result = await runPlan({ config, coolify, store, policy: catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate }), clock, redactor });
   const version = packageVersion();
   if (json) {
     process.stdout.write(`${JSON.stringify({ version, ...result, at: new Date(result.at).toISOString() })}\n`);
