@@ -148,7 +148,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   }
   if (templates.invalid) logger.error(templates.invalid);
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = catalogPolicy(catalog);
+  const policy = catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
 
   // The cause of the last failed PocketBase sign-in, until one succeeds (for /readyz).
   let pocketbaseProblem: string | undefined = 'not signed in to PocketBase yet';
