@@ -35,6 +35,7 @@ import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
 import { EnvChecker } from './env-check.js';
 import { PeerListing } from './peer-listing.js';
+import { engineSettings } from './settings.js';
 import { catalogPolicy } from './policy.js';
 import type { Priority } from './ports.js';
 
@@ -147,7 +148,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   }
   if (templates.invalid) logger.error(templates.invalid);
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = catalogPolicy(catalog);
+  const policy = catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
 
   // The cause of the last failed PocketBase sign-in, until one succeeds (for /readyz).
   let pocketbaseProblem: string | undefined = 'not signed in to PocketBase yet';
@@ -160,6 +161,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       redactor,
       logger,
       clock,
+      userAgent: `cf-reconciler/${packageVersion()}`,
       onAttemptFailed: (cause) => {
         pocketbaseProblem = cause.message;
       },
@@ -211,16 +213,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     redactor,
     audit,
     enqueue,
-    settings: {
-      environment: config.coolify.environment,
-      defaultServerUuid: config.coolify.serverUuid,
-      destinationUuid: config.coolify.destinationUuid,
-      routerBaseUrl: config.routerBaseUrl,
-      statusPollMs: config.statusPollSeconds * 1000,
-      deleteRetentionMs: config.deleteRetentionSeconds * 1000,
-      resyncIntervalMs: config.resyncIntervalSeconds * 1000,
-      lifecycleGraceMs: deps.lifecycleGraceMs ?? 6 * config.statusPollSeconds * 1000,
-    },
+    settings: engineSettings(config, deps.lifecycleGraceMs),
     memory,
     orphans: drift.gate,
     signal: new AbortController().signal,

@@ -8,7 +8,7 @@ import type { Stack } from '../pocketbase/types.js';
 import type { CoolifyUrl } from '../coolify/types.js';
 import type { StackDecision, StackDecisionInput } from './types.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
-import { defaultHost, isHostname, isWithinDomain, requestedHosts, tenantDomain } from './hosts.js';
+import { DEFAULT_HOST_TEMPLATE, isHostname, isWithinDomain, requestedHosts, tenantDomain } from './hosts.js';
 import { pidsLimitOf, renderStack } from './render-stack.js';
 import { resolveParams } from './resolve-params.js';
 import type { TemplateDefinition } from './template-definition.js';
@@ -39,34 +39,39 @@ function quotaProblem(input: StackDecisionInput): string | undefined {
   return `over the plan's max_stacks: plan ${plan.name} allows ${plan.maxStacks} stack${plan.maxStacks === 1 ? '' : 's'} and this is number ${position + 1} of ${live.length} by age`;
 }
 
-function hostProblems(template: TemplateDefinition, input: StackDecisionInput): { hosts: string[]; problems: string[] } {
+/**
+ * Hosts named in `domains` must be under the tenant's domain; default hosts (DEFAULT_HOST_TEMPLATE)
+ * are the stack's by construction, so only their form and an older stack's claim are checked.
+ */
+function hostProblems(template: TemplateDefinition, input: StackDecisionInput, hostTemplate: string): { hosts: string[]; problems: string[] } {
   const { tenant, stack, hostOwners } = input;
   const problems: string[] = [];
   const domain = tenantDomain(tenant);
   const ingressCount = template.ingress.length;
   if (domain === undefined) {
-    if (tenant.domain.trim() !== '' && (stack.domains.length > 0 || ingressCount > 0)) {
+    const needsDomain = stack.domains.length > 0 || (ingressCount > 0 && hostTemplate.includes('{domain}'));
+    if (tenant.domain.trim() !== '' && needsDomain) {
       problems.push(`tenant domain ${shown(tenant.domain)} is not a valid host name`);
     } else if (stack.domains.length > 0) {
       problems.push('the tenant has no domain, so this stack cannot have domains');
     }
-    return { hosts: [], problems };
+    if (problems.length > 0) return { hosts: [], problems };
   }
   if (stack.domains.length > ingressCount) {
     problems.push(`${stack.domains.length} domains given but template ${template.name} has ${ingressCount} ingress entr${ingressCount === 1 ? 'y' : 'ies'}`);
   }
-  const hosts = requestedHosts(template, tenant, stack).slice(0, ingressCount);
+  const hosts = requestedHosts(template, tenant, stack, hostTemplate).slice(0, ingressCount);
   const seen = new Set<string>();
   hosts.forEach((host, i) => {
     const isDefault = i >= stack.domains.length;
     if (!isHostname(host)) {
       problems.push(
         isDefault
-          ? `default host ${shown(defaultHost(template, i, stack.name, domain))} is not a valid host name; set domains explicitly`
+          ? `default host ${shown(host)} is not a valid host name; set domains explicitly`
           : `domain ${shown(String(stack.domains[i]))} is not a valid host name`,
       );
-    } else if (!isWithinDomain(host, domain)) {
-      problems.push(`domain ${host} is outside the tenant's domain ${domain}`);
+    } else if (!isDefault && (domain === undefined || !isWithinDomain(host, domain))) {
+      problems.push(`domain ${host} is outside the tenant's domain ${domain ?? ''}`);
     } else if (seen.has(host)) {
       problems.push(`domain ${host} is listed twice`);
     } else {
@@ -90,7 +95,7 @@ function urlsFor(template: TemplateDefinition, hosts: readonly string[]): Coolif
   return [...byService].map(([name, list]) => ({ name, url: list.length > 0 ? list.join(',') : null }));
 }
 
-export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput): StackDecision {
+export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput, hostTemplate: string = DEFAULT_HOST_TEMPLATE): StackDecision {
   const { tenant, plan, stack } = input;
   if (stack.problems.length > 0) return invalid(`the stack record is malformed: ${stack.problems.join('; ')}`);
   // The record mapper should already have flagged these; a decision must not throw on them.
@@ -114,7 +119,7 @@ export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput)
   }
   const params = resolveParams(template, stack.params);
   problems.push(...params.problems);
-  const hosts = hostProblems(template, input);
+  const hosts = hostProblems(template, input, hostTemplate);
   problems.push(...hosts.problems);
   const quota = quotaProblem(input);
   if (quota) problems.push(quota);
