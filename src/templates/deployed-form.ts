@@ -273,6 +273,11 @@ function modelContainer(name: string, service: Record<string, unknown>, ctx: Env
       findings.push({ kind: 'magic-variable', path: entry.path, reason: `the environment key ${entry.key.slice(0, 14)}… makes Coolify route this service under a generated host outside the tenant's domain` });
       continue;
     }
+    if (entry.key.includes('$')) {
+      // Compose interpolates a list entry as a whole, so the variable would choose the name.
+      findings.push({ kind: 'interpolation', path: entry.path, reason: 'a $ in an environment key lets a variable choose the name of the container\'s variable' });
+      continue;
+    }
     if (entry.value === null) {
       findings.push({ kind: 'interpolation', path: entry.path, reason: 'an environment entry without a value is filled by Compose from the host\'s environment' });
       continue;
