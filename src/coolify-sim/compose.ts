@@ -170,8 +170,30 @@ const MAGIC_VARIABLE = /\$\{?(SERVICE_(?:PASSWORD|PASSWORDWITHSYMBOLS|USER|BASE6
  * inferred), so they keep reporting their last status. Referenced SERVICE_PASSWORD_* style
  * variables are generated once.
  */
+/**
+ * An environment value starting with `$$` makes Coolify's parser try to create a variable named
+ * `$NAME`, which its key rule rejects; the exception is not caught, so the API answers 500 after
+ * the service row was saved, with no generated compose (hazards §3).
+ */
+function startsWithEscapedDollar(services: ReadonlyMap<string, Obj>): boolean {
+  for (const def of services.values()) {
+    const env = def.environment;
+    const values = Array.isArray(env)
+      ? env.map((e) => String(e)).filter((e) => e.includes('=')).map((e) => e.slice(e.indexOf('=') + 1))
+      : isObj(env)
+        ? Object.values(env).map((v) => (v === null || v === undefined ? '' : String(v)))
+        : [];
+    if (values.some((v) => v.startsWith('$$'))) return true;
+  }
+  return false;
+}
+
 export function applyCompose(state: SimState, service: SimService, parsed: ParsedCompose, now: number): void {
   service.composeRaw = parsed.raw;
+  if (startsWithEscapedDollar(parsed.services)) {
+    service.compose = '';
+    throw new Reply(500, SERVER_ERROR);
+  }
   service.compose = generateCompose(state, service, parsed);
   for (const [name, def] of parsed.services) {
     const image = typeof def.image === 'string' ? def.image : '';

@@ -5,8 +5,8 @@ import type { SimService, SimState } from './state.js';
  * or `SERVICE_URL_…` (map key or list entry) routes the compose service that carries it; a
  * reference `$SERVICE_URL_<NAME>` in a value (found by Coolify's own scan, which ignores Compose's
  * `$$`) routes the carrying service when NAME is its own name. A routed service without a host
- * gets `http://<name>-<service uuid>.<server wildcard domain>` (`generateUrl`), and the service
- * gets `SERVICE_FQDN_<NAME>` and `SERVICE_URL_<NAME>` env vars.
+ * gets `http://<name>-<service uuid>.<server wildcard domain>[:<port>]` (`generateUrl`), and the
+ * service gets `SERVICE_FQDN_<NAME>` and `SERVICE_URL_<NAME>` env vars (and their `_<PORT>` forms).
  */
 
 const VALUE_SCAN = /\$\{?([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)\}?/g;
@@ -55,10 +55,12 @@ export function applyMagicUrls(state: SimState, service: SimService, services: R
         sub.updatedAt = now;
       }
       const upper = magic.name.toUpperCase();
-      for (const [key, value] of [
+      const vars: [string, string][] = [
         [`SERVICE_FQDN_${upper}`, host],
         [`SERVICE_URL_${upper}`, `http://${host}`],
-      ] as const) {
+      ];
+      if (magic.port) vars.push([`SERVICE_FQDN_${upper}_${magic.port}`, `${host}:${magic.port}`], [`SERVICE_URL_${upper}_${magic.port}`, `http://${host}:${magic.port}`]);
+      for (const [key, value] of vars) {
         if (!service.envs.some((e) => e.key === key)) service.envs.push(state.newEnv(key, value, now));
       }
     }

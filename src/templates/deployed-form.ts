@@ -10,7 +10,7 @@
  * there it reports a finding instead of guessing.
  */
 import { interpolate, scanInterpolation } from './compose-interpolation.js';
-import { isPlainObject } from './yaml-io.js';
+import { isPlainObject, joinPath } from './yaml-io.js';
 
 export type FindingKind =
   | 'host-mount'
@@ -52,14 +52,10 @@ export interface DeployedContainer {
   pidsLimit: unknown;
   memswapLimit: unknown;
   memLimit: unknown;
-  /** Every other string the container is configured with (image, command, healthcheck, …), after interpolation. */
-  strings: string[];
 }
 
 export interface DeployedForm {
   containers: DeployedContainer[];
-  /** The service's `.env` as Coolify writes it from the env API values (every container loads it). */
-  envFile: Map<string, string>;
   findings: DeployedFinding[];
 }
 
@@ -81,10 +77,6 @@ export const GENERATED_VARIABLE = /^SERVICE_(PASSWORD|PASSWORDWITHSYMBOLS|PASSWO
 const COOLIFY_DOLLAR_SCAN = /\$\{?([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)\}?/g;
 /** `{{team.X}}` and the other scopes, whitespace and case tolerated (hazards §2). */
 const SHARED_VARIABLE = /\{\{\s*(team|project|environment|server)\s*\./i;
-
-function joinPath(path: string, key: string | number): string {
-  return typeof key === 'number' ? `${path}[${key}]` : path === '' ? key : `${path}.${key}`;
-}
 
 /** Coolify's `sourceIsLocal()`: these sources are host paths. */
 function isLocalSource(source: string): boolean {
@@ -227,7 +219,7 @@ function modelEnvValue(entry: EnvEntry & { value: string }, ctx: EnvContext): st
 }
 
 /** Strings outside environment values: Compose would interpolate any reference in them. */
-function modelString(text: string, path: string, findings: DeployedFinding[]): string {
+function modelString(text: string, path: string, findings: DeployedFinding[]): void {
   coolifyNames(text, path, findings);
   for (const token of scanInterpolation(text)) {
     if (token.kind === 'escaped') continue;
@@ -237,7 +229,6 @@ function modelString(text: string, path: string, findings: DeployedFinding[]): s
       reason: `'${token.text}': Compose would interpolate this at deploy time; variables are allowed only in environment values`,
     });
   }
-  return interpolate(text, new Map()) ?? text;
 }
 
 function walkStrings(node: unknown, path: string, visit: (text: string, path: string) => void): void {
@@ -274,7 +265,6 @@ function modelContainer(name: string, service: Record<string, unknown>, ctx: Env
     pidsLimit: service.pids_limit,
     memswapLimit: service.memswap_limit,
     memLimit: service.mem_limit,
-    strings: [],
   };
   // hazards §7: `env_file: .env` is added to every container, so every container sees the whole `.env`.
   for (const [key, value] of ctx.values) container.environment.set(key, value);
@@ -305,7 +295,7 @@ function modelContainer(name: string, service: Record<string, unknown>, ctx: Env
   });
   for (const [key, value] of Object.entries(service)) {
     if (key === 'environment' || key === 'labels') continue;
-    walkStrings(value, `${where}.${key}`, (text, path) => container.strings.push(modelString(text, path, findings)));
+    walkStrings(value, `${where}.${key}`, (text, path) => modelString(text, path, findings));
   }
   for (const ns of ['pid', 'ipc', 'network_mode'] as const) {
     if (isHostNamespace(service[ns])) findings.push({ kind: 'host-namespace', path: `${where}.${ns}`, reason: `shares the host's or another container's namespace` });
@@ -347,5 +337,5 @@ export function modelDeployment(compose: Record<string, unknown>, env: readonly 
   for (const section of ['volumes', 'networks'] as const) {
     walkStrings(compose[section], section, (text, path) => modelString(text, path, findings));
   }
-  return { containers, envFile, findings };
+  return { containers, findings };
 }

@@ -16,7 +16,7 @@ import Mustache from 'mustache';
 import { scanInterpolation } from './compose-interpolation.js';
 import { GENERATED_VARIABLE, ROUTE_VARIABLE } from './deployed-form.js';
 import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type ParamValue, type TemplateManifest } from './template-definition.js';
-import { isPlainObject, setOwn } from './yaml-io.js';
+import { isPlainObject, joinPath, setOwn } from './yaml-io.js';
 
 export const CONTEXT_PLACEHOLDERS = ['tenant.slug', 'tenant.domain', 'stack.name', 'stack.id'] as const;
 
@@ -38,11 +38,6 @@ interface Position {
   envListEntry: boolean;
 }
 type Visit = (value: string, path: string, position: Position) => void;
-
-export function joinPath(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  return path === '' ? key : `${path}.${key}`;
-}
 
 function walkStrings(node: unknown, path: string, position: Position, onString: Visit, onKey: (key: string, path: string) => void): void {
   if (typeof node === 'string') onString(node, path, position);
@@ -125,6 +120,8 @@ export function checkComposePlaceholders(compose: unknown, manifest: TemplateMan
   const onKey = (key: string, path: string): void => {
     if (key.includes('{{') || key.includes('}}')) problems.push(`${path}: placeholders are not allowed in mapping keys`);
     else if (key === '[object Object]') problems.push(`${path}: mapping keys must be plain strings`);
+    // js-yaml reads a quoted "<<" as a plain key; Coolify's Symfony YAML merges it.
+    else if (key === '<<') problems.push(`${path}: a quoted '<<' key is a merge key for Coolify's YAML parser; merge with an unquoted <<: *anchor`);
   };
   const onString: Visit = (text, path, position) => {
     const scan = parseScalar(text);

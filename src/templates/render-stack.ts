@@ -5,7 +5,7 @@
  * loader (which renders with sample values), so a template is judged exactly as a stack is.
  */
 import type { StackEnvVar } from './types.js';
-import { modelDeployment, type DeployedFinding, type DeployedForm } from './deployed-form.js';
+import { modelDeployment, type DeployedFinding } from './deployed-form.js';
 import { hardenCompose } from './harden-compose.js';
 import { placeholderValues, renderCompose, type PlaceholderContext, type PlaceholderValues, type RenderSources } from './render-compose.js';
 import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type ParamValue, type TemplateDefinition } from './template-definition.js';
@@ -36,7 +36,6 @@ export interface RenderedStack {
   compose: Record<string, unknown>;
   /** Router variables and secret params, sorted by key. */
   env: StackEnvVar[];
-  deployed: DeployedForm;
   /** Hardening problems (`services.x.key: why`) followed by deployed-form findings, each naming its cause. */
   problems: string[];
 }
@@ -153,5 +152,5 @@ export function renderStack(input: RenderStackInput): RenderedStack {
   // What harden refused is also a finding of the model (a bind is a host mount); say it once.
   const fresh = deployed.findings.filter((f) => !hardened.problems.some((p) => p.startsWith(`${f.path}:`) || p.startsWith(`${f.path}.`)));
   const problems = [...hardened.problems, ...describeFindings(fresh, input.attribute ? rendered.sources : new Map(), values)];
-  return { compose: hardened.compose, env, deployed, problems };
+  return { compose: hardened.compose, env, problems };
 }

@@ -45,7 +45,7 @@ describe('Coolify simulator: compose rewrites', () => {
 
   it('gives a service a generated route for a magic env key, a magic reference behind $$, and not for another name', async () => {
     const uuid = await create(
-      'services:\n  app:\n    image: alpine\n    environment:\n      SERVICE_FQDN_ANY_8080: "x"\n  bot:\n    image: alpine\n    environment:\n      A: "see $$SERVICE_URL_BOT"\n  quiet:\n    image: alpine\n    environment:\n      - B=$$SERVICE_URL_OTHER\n',
+      'services:\n  app:\n    image: alpine\n    environment:\n      SERVICE_FQDN_ANY_8080: "x"\n  bot:\n    image: alpine\n    environment:\n      A: "see $$SERVICE_URL_BOT"\n  quiet:\n    image: alpine\n    environment:\n      - B=see $$SERVICE_URL_OTHER\n',
     );
     const detail = (await api('GET', `services/${uuid}`)).body;
     const fqdn = Object.fromEntries((detail.applications as { name: string; fqdn: string | null }[]).map((a) => [a.name, a.fqdn]));
@@ -55,7 +55,33 @@ describe('Coolify simulator: compose rewrites', () => {
       quiet: null,
     });
     const keys = ((await api('GET', `services/${uuid}/envs`)).body as unknown as { key: string }[]).map((e) => e.key).sort();
-    expect(keys).toEqual(['SERVICE_FQDN_ANY', 'SERVICE_FQDN_BOT', 'SERVICE_FQDN_OTHER', 'SERVICE_URL_ANY', 'SERVICE_URL_BOT', 'SERVICE_URL_OTHER']);
+    expect(keys).toEqual([
+      'SERVICE_FQDN_ANY',
+      'SERVICE_FQDN_ANY_8080',
+      'SERVICE_FQDN_BOT',
+      'SERVICE_FQDN_OTHER',
+      'SERVICE_URL_ANY',
+      'SERVICE_URL_ANY_8080',
+      'SERVICE_URL_BOT',
+      'SERVICE_URL_OTHER',
+    ]);
+  });
+
+  it('answers 500 for an env value starting with $$ but keeps the half-made service, as Coolify does', async () => {
+    const project = (await api('POST', 'projects', { name: 'tenant-x' })).body.uuid as string;
+    const res = await fetch(`${sim.url}/api/v1/services`, {
+      method: 'POST',
+      headers: h,
+      body: JSON.stringify({
+        project_uuid: project,
+        environment_name: 'production',
+        server_uuid: sim.serverUuid,
+        docker_compose_raw: Buffer.from('services:\n  app:\n    image: alpine\n    environment:\n      HASH: "$$2b$$12$$abc"\n').toString('base64'),
+      }),
+    });
+    expect(res.status).toBe(500);
+    expect(sim.state.services).toHaveLength(1);
+    expect(sim.state.services[0]!.compose).toBe('');
   });
 
   it('resolves seeded shared variables: team/project/environment in compose values, all four in env API values', async () => {

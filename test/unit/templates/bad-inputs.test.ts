@@ -440,6 +440,8 @@ const HAZARD_TEMPLATE_CASES: [string, string, RegExp][] = [
   ['an unescaped variable', hazard('command: ["{{&params.P}}"]'), /malformed placeholder '\{\{&params\.P\}\}'/],
   ['an unclosed placeholder', hazard('command: ["{{params.P"]'), /malformed placeholder '\{\{params\.P/],
   ['the implicit iterator', hazard('command: ["{{.}}"]'), /unknown placeholder \{\{\.\}\}/],
+  // §9 Symfony YAML reads a quoted "<<" as a merge key
+  ['a quoted merge key', hazard('environment:\n  "<<": { A: b }'), /services\.app\.environment\.<<: a quoted '<<' key is a merge key for Coolify's YAML parser/],
   // §8 limits the platform sets
   ['a pids_limit of its own', hazard('pids_limit: 100000'), /services\.app\.pids_limit: the process limit is set by the platform/],
   ['a swap limit of its own', hazard('memswap_limit: -1'), /services\.app\.memswap_limit: the swap limit is set by the platform/],
