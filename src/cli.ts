@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { registerCoolifySimCommand } from './commands/coolify-sim.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerPlanCommand } from './commands/plan.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerTemplatesCommand } from './commands/templates.js';
 import { packageVersion } from './version.js';
@@ -18,6 +19,7 @@ program
   .showHelpAfterError();
 
 registerRunCommand(program);
+registerPlanCommand(program);
 registerDemoCommand(program);
 registerTemplatesCommand(program);
 registerCoolifySimCommand(program);

@@ -41,6 +41,7 @@ import { EnvChecker } from './env-check.js';
 import { EventPruner } from './event-prune.js';
 import { Manager, type Runnable } from './manager.js';
 import { PeerListing } from './peer-listing.js';
+import { engineSettings } from './settings.js';
 import { catalogPolicy } from './policy.js';
 import type { Priority } from './ports.js';
 import { gatedCoolify, SendGate } from './send-gate.js';
@@ -204,7 +205,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   if (templates.invalid) logger.error(templates.invalid);
   readiness.templates = () => ({ ok: templates.invalid === undefined, message: templates.invalid ?? '' });
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = catalogPolicy(catalog);
+  const policy = catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
 
   const connect = (client: string): Promise<PocketBase> =>
     connectPocketBase({
@@ -215,6 +216,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       logger,
       clock,
       tokenSlot: `pocketbase token (${client})`,
+      userAgent: `cf-reconciler/${packageVersion()}`,
       onAttemptFailed: (cause) => {
         pocketbaseProblem = `signing in to PocketBase at ${config.pocketbase.url}: ${cause.message}`;
       },
@@ -286,16 +288,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     redactor,
     audit,
     enqueue,
-    settings: {
-      environment: config.coolify.environment,
-      defaultServerUuid: config.coolify.serverUuid,
-      destinationUuid: config.coolify.destinationUuid,
-      routerBaseUrl: config.routerBaseUrl,
-      statusPollMs: config.statusPollSeconds * 1000,
-      deleteRetentionMs: config.deleteRetentionSeconds * 1000,
-      resyncIntervalMs: config.resyncIntervalSeconds * 1000,
-      lifecycleGraceMs: deps.lifecycleGraceMs ?? 6 * config.statusPollSeconds * 1000,
-    },
+    settings: engineSettings(config, deps.lifecycleGraceMs),
     memory,
     corrections,
     orphans: drift.gate,

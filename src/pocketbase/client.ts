@@ -34,12 +34,21 @@ export function installEventSourcePolyfill(): void {
   if (typeof g.EventSource === 'undefined') g.EventSource = SdkEventSource;
 }
 
-/** An unauthenticated client with the daemon's settings. */
-export function createPocketBaseClient(url: string): PocketBase {
+/**
+ * An unauthenticated client with the daemon's settings. `userAgent` names the client in
+ * PocketBase's request log (Logs in the admin UI), e.g. `cf-reconciler/0.1.0 (plan)`.
+ */
+export function createPocketBaseClient(url: string, userAgent?: string): PocketBase {
   installEventSourcePolyfill();
   const pb = new PocketBase(url);
   // Otherwise two concurrent requests with the same method+path cancel each other (e.g. two getOne calls).
   pb.autoCancellation(false);
+  if (userAgent) {
+    pb.beforeSend = (target, options) => {
+      options.headers = { ...options.headers, 'User-Agent': userAgent };
+      return { url: target, options };
+    };
+  }
   return pb;
 }
 
@@ -61,6 +70,8 @@ export interface ConnectOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   signal?: AbortSignal;
+  /** User-Agent of every request, so PocketBase's request log tells the daemon and `plan` apart. */
+  userAgent?: string;
   /** Told the cause of every failed attempt (for /readyz), once per attempt, as it is logged. */
   onAttemptFailed?: (cause: PocketBaseCause) => void;
 }
@@ -75,7 +86,7 @@ const REJECTED_STATUSES = new Set([400, 401, 403]);
 export async function connectPocketBase(options: ConnectOptions): Promise<PocketBase> {
   const { redactor, logger, clock } = options;
   redactor.add(options.password);
-  const pb = createPocketBaseClient(options.url);
+  const pb = createPocketBaseClient(options.url, options.userAgent);
   // A refreshed token replaces the previous one in the redactor instead of piling up.
   const slot = options.tokenSlot ?? `pocketbase token ${options.url}`;
   pb.authStore.onChange((token) => redactor.set(slot, token));

@@ -5,7 +5,7 @@
  * the container itself). The health check itself probes the container's own loopback, as it must.
  */
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load, loadAll } from 'js-yaml';
 import { CONFIG_VARIABLES } from '../../../src/config.js';
@@ -98,5 +98,17 @@ describe('.env.example', () => {
   it('sets no loopback URL, so `docker run --env-file .env` cannot point the daemon at the container itself', () => {
     const example = envFile(read('.env.example'));
     for (const [name, value] of example) expect(`${name}=${value}`).not.toMatch(LOOPBACK);
+  });
+});
+
+describe('README', () => {
+  it('points at no file outside the repository', () => {
+    const readme = read('README.md');
+    expect(readme).not.toMatch(/shared\/reference|SPEC §|reference\/[a-z-]+\.md/);
+    // Every repository path it names in backquotes exists.
+    for (const m of readme.matchAll(/`((?:deploy|pocketbase|templates|src|test|bench)\/[\w./-]+)`/g)) {
+      const path = m[1]!.replace(/\*.*$/, '');
+      expect(existsSync(join(root, path))).toBe(true);
+    }
   });
 });
