@@ -44,7 +44,8 @@ export interface DaemonDeps {
   /** Uniform [0, 1) for resync jitter. */
   random?: () => number;
   /**
-   * Env-var checks per rate window; default a quarter of COOLIFY_RATE_LIMIT_PER_MINUTE; 0 disables.
+   * Most env-var checks per rate window; default a quarter of COOLIFY_RATE_LIMIT_PER_MINUTE; 0 disables.
+   * The checks are spread over ENV_CHECK_INTERVAL_SECONDS, so this is only the ceiling.
    * (Named per minute because the window is a minute unless `rateWindowMs` shortens it.)
    */
   envChecksPerMinute?: number;
@@ -199,6 +200,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     coolify,
     clock,
     logger,
+    periodMs: config.envCheckIntervalSeconds * 1000,
     perWindow: deps.envChecksPerMinute ?? Math.max(1, Math.floor(config.coolify.rateLimitPerMinute / 4)),
     ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
     onDrift: (stackId) => {
