@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { CoolifyClient, type CoolifyResponseInfo } from '../coolify/client.js';
 import { CoolifyInventory } from '../coolify/inventory.js';
+import { SharedCoolifyView } from '../coolify/shared-view.js';
 import { RateLimiter } from '../coolify/rate-limiter.js';
 import type { CoolifyApi } from '../coolify/types.js';
 import { startHttpServer, type RunningHttpServer } from '../daemon/http-server.js';
@@ -146,11 +147,12 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     queue.add(key, { priority });
   };
 
-  const inventory = new CoolifyInventory(coolify, () => clock.now());
+  // One observation of Coolify for the resync and every reconcile (see shared-view.ts).
+  const view = new SharedCoolifyView(new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }), () => clock.now());
   const memory = newEngineMemory();
   const drift = new DriftResync({
     store,
-    inventory,
+    inventory: view,
     policy,
     clock,
     logger,

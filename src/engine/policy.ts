@@ -1,7 +1,7 @@
 /** The template catalog and policy functions behind the reconcilers' PolicyPort. */
 import type { Redactor } from '../logging/redactor.js';
 import type { Stack, Tenant } from '../pocketbase/types.js';
-import { claimHosts, composeEquals, decideStack, type TemplateCatalog } from '../templates/index.js';
+import { claimHosts, composeDigest, composeEquals, decideStack, type TemplateCatalog } from '../templates/index.js';
 import type { PolicyPort } from './ports.js';
 
 export function catalogPolicy(catalog: TemplateCatalog): PolicyPort {
@@ -9,6 +9,7 @@ export function catalogPolicy(catalog: TemplateCatalog): PolicyPort {
     decide: (input) => decideStack(catalog, input),
     hostOwners: (entries) => claimHosts(catalog, entries),
     composeEquals,
+    composeDigest,
     secretParams: (name) => (catalog.get(name)?.params ?? []).filter((p) => p.secret).map((p) => p.name),
   };
 }
