@@ -1,12 +1,14 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: compile TypeScript with dev dependencies, then ship only dist/, production
-# dependencies and templates on a supported Node LTS, as a non-root user.
+# dependencies, templates and the PocketBase migration on Node 24 LTS, as a non-root user.
+# Builds on amd64 and arm64: no stage installs the optional PocketBase test binary (a Linux x64
+# package only the tests and the demo use), and no production dependency is native.
 
-FROM node:24-bookworm-slim AS build
+# The compiled JavaScript is the same on every platform, so this stage runs on the build host's.
+FROM --platform=$BUILDPLATFORM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The PocketBase test binary (a devDependency) is not needed to compile; skip optional platform extras.
-RUN npm ci --no-audit --no-fund
+RUN npm ci --omit=optional --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY reconcilers ./reconcilers
@@ -16,7 +18,7 @@ RUN npx tsc -p tsconfig.json
 FROM node:24-bookworm-slim AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
@@ -24,15 +26,19 @@ ENV NODE_ENV=production \
     HTTP_ADDR=0.0.0.0:9464
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/reconcilers ./dist/reconcilers
 COPY package.json ./
 COPY templates ./templates
+# The schema migration ships with the image so it can be copied into PocketBase's pb_migrations.
+COPY pocketbase/pb_migrations ./pocketbase/pb_migrations
 USER node
 EXPOSE 9464
-# /healthz answers while the process loop runs; Node's fetch keeps the image free of curl.
+# /healthz answers from the moment the process starts, whatever PocketBase and Coolify do; Node's
+# fetch keeps the image free of curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const a=(process.env.HTTP_ADDR||'127.0.0.1:9464').replace(/^0\\.0\\.0\\.0:/,'127.0.0.1:');fetch('http://'+a+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node is PID 1's direct command (no npm/npx wrapper), so SIGTERM reaches the daemon and in-flight
-# reconciles finish before exit.
+# reconciles finish before exit (give it a stop timeout of at least 40 s).
 ENTRYPOINT ["node", "dist/src/cli.js"]
 CMD ["run"]

@@ -31,17 +31,17 @@ const SAMPLE_PARAMS: Record<string, Record<string, unknown>> = {
 function records(template: string, params: Record<string, unknown>): StackDecisionInput {
   const tenant: Tenant = {
     id: 'benchtenant0001', name: 'Bench', slug: 'bench', domain: 'bench.cloudfreedom.test', status: 'active',
-    planId: 'benchplan000001', routerApiKey: 'rk-bench-0123456789', coolifyServerUuid: '', coolifyProjectUuid: '',
+    planId: 'benchplan000001', routerApiKey: 'rk-bench-0123456789', coolifyServerUuid: '', paused: false, coolifyProjectUuid: '',
     syncStatus: '', syncMessage: '', syncedAt: null, created: 0, updated: 0, problems: [],
   };
   const plan: Plan = {
     id: tenant.planId, name: 'bench', maxStacks: 10, cpuLimit: 2, memoryMb: 4096,
-    allowedTemplates: Object.keys(SAMPLE_PARAMS), created: 0, updated: 0, problems: [],
+    allowedTemplates: Object.keys(SAMPLE_PARAMS), pidsLimit: 0, deleteRetentionDays: 0, created: 0, updated: 0, problems: [],
   };
   const stack: Stack = {
     id: 'benchstack00001', tenantId: tenant.id, name: 'bench', template, params, domains: [], desiredStatus: 'running',
-    status: '', statusMessage: '', coolifyServiceUuid: '', templateVersion: '', appliedHash: '', observedAt: null,
-    deleteAfter: null, created: 0, updated: 0, problems: [],
+    paused: false, restartRequestedAt: null, status: '', statusMessage: '', coolifyServiceUuid: '', templateVersion: '', appliedHash: '', observedAt: null,
+    deleteAfter: null, restartedAt: null, created: 0, updated: 0, problems: [],
   };
   return { tenant, plan, stack, tenantStacks: [stack], hostOwners: new Map(), routerBaseUrl: 'https://router.cloudfreedom.test' };
 }

@@ -17,7 +17,10 @@ import { DELETE_AFTER, DELETE_SEEN, ORPHANED_AT, isoTime, readTimeToken } from '
 import { MANAGED_ENV_VAR, managedEnvValue, readManagedEnv } from './managed-env.js';
 import { MAX_WAIT_MS, forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
 import { reconcileOrphan } from './orphans.js';
+import { isPaused, noteUnpaused, observePausedStack } from './pause.js';
 import { isRejection, refuse, rejectionMessage } from './refusal.js';
+import { expectedServiceDescription, restartIfRequested } from './restart.js';
+import { deletionRetention } from './retention.js';
 import { type Desire, mayBeRunning, parseRunState, runningStatus, stoppedStatus } from './status-map.js';
 import { writeStack } from './status-write.js';
 
@@ -50,6 +53,8 @@ export async function reconcileStack(ctx: EngineContext, stackId: string): Promi
     throw new TerminalError(`stack ${stack.id}: tenant ${stack.tenantId} does not exist`);
   }
   trackRecordSecrets(ctx.redactor, ctx.policy, tenant, stack);
+  if (isPaused(tenant, stack)) return observePausedStack(ctx, tenant, stack);
+  await noteUnpaused(ctx, stackKey(stack.id), stack.statusMessage);
   const desire = effectiveDesire(tenant, stack);
   if (desire === 'delete') {
     ctx.memory.rejected.delete(stack.id);
@@ -205,6 +210,8 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   // One write at the end of the pass (each write is a realtime event for every subscriber).
   const applied: StackStatusPatch = { coolifyServiceUuid: service.uuid };
   if (changed !== 'none') Object.assign(applied, { appliedHash: decision.hash, templateVersion: decision.templateVersion });
+  const restarting = await restartIfRequested(ctx, stack, service, desire, deployed, applied);
+  if (restarting) return restarting;
   const result = await settleRunState(ctx, stack, service, desire, deployed, applied);
   if (duplicateWait === undefined) return result;
   return { requeueAfterMs: Math.min(result?.requeueAfterMs ?? Infinity, duplicateWait) };
@@ -385,7 +392,7 @@ async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, d
 
   const update: UpdateServiceInput = {};
   const name = serviceName(tenant, stack);
-  const description = formatServiceMarker({ stackId: stack.id, tenantId: tenant.id });
+  const description = expectedServiceDescription(tenant, stack, service.description);
   // A leftover delete-after or orphaned-at token means a deletion was cancelled or the stack came back.
   if (service.description !== description) update.description = description;
   if (service.name !== name) update.name = name;
@@ -497,10 +504,11 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
     let deadline = readTimeToken(service.description, DELETE_AFTER);
     const restart = deadline !== undefined && !ctx.memory.deleteRequestedAt.has(service.uuid) && changedSinceSeen(stack, service);
     if (deadline === undefined || restart) {
-      deadline = now + ctx.settings.deleteRetentionMs;
+      const retention = await deletionRetention(ctx, tenant);
+      deadline = now + retention.ms;
       const description = withMarkerTokens(service.description, { [DELETE_AFTER]: isoTime(deadline), [DELETE_SEEN]: undefined });
       const why = restart ? 'deletion rescheduled (the record changed since the deadline was set; the retention starts over)' : 'deletion scheduled';
-      await ctx.audit.write(key, 'schedule_delete', service.uuid, `${why} for ${isoTime(deadline)}`, () =>
+      await ctx.audit.write(key, 'schedule_delete', service.uuid, `${why} for ${isoTime(deadline)} (retention from ${retention.source})`, () =>
         ctx.coolify.updateService(service.uuid, { description }),
       );
       service.description = description;
@@ -526,7 +534,7 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
   }
 
   if (stack.coolifyServiceUuid) forgetService(ctx, stack.coolifyServiceUuid);
-  const deadline = stack.deleteAfter ?? now + ctx.settings.deleteRetentionMs;
+  const deadline = stack.deleteAfter ?? now + (await deletionRetention(ctx, tenant)).ms;
   if (now < deadline) {
     await writeStack(ctx, stack, {
       status: 'deleting',

@@ -10,6 +10,7 @@ import type { CoolifyProjectDetail } from '../src/coolify/types.js';
 import type { ReconcileKey, Stack, Tenant } from '../src/pocketbase/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { findTenantProject } from './coolify-lookup.js';
+import { isPaused, noteUnpaused, observePausedTenant } from './pause.js';
 import { refuse } from './refusal.js';
 import { writeTenant } from './status-write.js';
 
@@ -36,6 +37,8 @@ export async function reconcileTenant(ctx: EngineContext, tenantId: string): Pro
   ctx.signal.throwIfAborted();
   // Suspension, resumption and deletion are carried out by each stack's own reconcile.
   for (const s of stacks) ctx.enqueue(`stack:${s.id}`, 'low');
+  if (isPaused(tenant)) return observePausedTenant(ctx, tenant);
+  await noteUnpaused(ctx, tenantKey(tenant.id), tenant.syncMessage);
   if (tenant.status === 'deleted') return deleteTenant(ctx, tenant, stacks);
 
   const project = await ensureProject(ctx, tenant);

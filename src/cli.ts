@@ -6,16 +6,20 @@
 import { Command } from 'commander';
 import { registerCoolifySimCommand } from './commands/coolify-sim.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerPlanCommand } from './commands/plan.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerTemplatesCommand } from './commands/templates.js';
+import { packageVersion } from './version.js';
 
 const program = new Command();
 program
   .name('cf-reconciler')
   .description('Reconciles CloudFreedom tenants and stacks from PocketBase into Coolify')
+  .version(packageVersion(), '--version', 'print the version')
   .showHelpAfterError();
 
 registerRunCommand(program);
+registerPlanCommand(program);
 registerDemoCommand(program);
 registerTemplatesCommand(program);
 registerCoolifySimCommand(program);

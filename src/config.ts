@@ -3,6 +3,7 @@
  * an env object and returns a frozen Config or throws one ConfigError naming every bad variable.
  */
 import type { LogFormat } from './logging/logger.js';
+import { DEFAULT_HOST_TEMPLATE, hostTemplateProblem } from './templates/hosts.js';
 
 export interface Config {
   pocketbase: { url: string; email: string; password: string };
@@ -26,6 +27,8 @@ export interface Config {
   http: { host: string; port: number };
   logLevel: string;
   logFormat: LogFormat;
+  /** Default public host of a stack's ingress entries (SPEC §4): `{stack}`, `{tenant}`, `{domain}`. */
+  defaultHostTemplate: string;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +60,7 @@ export const CONFIG_VARIABLES = [
   'HTTP_ADDR',
   'LOG_LEVEL',
   'LOG_FORMAT',
+  'DEFAULT_HOST_TEMPLATE',
 ] as const;
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
@@ -129,6 +133,10 @@ export function loadConfig(env: Env): Config {
   if (!m || !m[1] || port > 65535) problems.push(`HTTP_ADDR must be host:port, got "${httpAddr}"`);
   const host = (m?.[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
 
+  const defaultHostTemplate = raw('DEFAULT_HOST_TEMPLATE') ?? DEFAULT_HOST_TEMPLATE;
+  const hostProblem = hostTemplateProblem(defaultHostTemplate);
+  if (hostProblem) problems.push(`DEFAULT_HOST_TEMPLATE ${hostProblem}, got "${defaultHostTemplate}"`);
+
   const config: Config = {
     pocketbase,
     coolify,
@@ -143,6 +151,7 @@ export function loadConfig(env: Env): Config {
     http: { host, port: Number.isFinite(port) ? port : 9464 },
     logLevel: oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     logFormat: oneOf<LogFormat>('LOG_FORMAT', 'json', ['json', 'text']),
+    defaultHostTemplate,
   };
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -6,16 +6,13 @@
 import type { Command } from 'commander';
 import type { Plan, Stack, Tenant } from '../pocketbase/types.js';
 import { decideStack } from '../templates/decide-stack.js';
-import { loadTemplateCatalog, SAMPLE_CONTEXT, sampleParamValue, type TemplateProblem } from '../templates/template-catalog.js';
+import { loadTemplateCatalog, SAMPLE_CONTEXT, SAMPLE_ROUTER, sampleParamValue, type TemplateProblem } from '../templates/template-catalog.js';
 import type { TemplateDefinition } from '../templates/template-definition.js';
 
 export interface ValidateOutput {
   out(line: string): void;
   err(line: string): void;
 }
-
-/** Router values used for the sample render; never a real key. */
-const SAMPLE_ROUTER = { baseUrl: 'https://router.example.com/v1', apiKey: 'sample-router-key' };
 
 function sampleInputs(template: TemplateDefinition): { tenant: Tenant; plan: Plan; stack: Stack } {
   const now = 0;
@@ -28,6 +25,7 @@ function sampleInputs(template: TemplateDefinition): { tenant: Tenant; plan: Pla
     planId: 'sampleplan00001',
     routerApiKey: SAMPLE_ROUTER.apiKey,
     coolifyServerUuid: '',
+    paused: false,
     coolifyProjectUuid: '',
     syncStatus: '',
     syncMessage: '',
@@ -43,6 +41,8 @@ function sampleInputs(template: TemplateDefinition): { tenant: Tenant; plan: Pla
     cpuLimit: 64,
     memoryMb: 256 * 1024,
     allowedTemplates: [template.name],
+    pidsLimit: 0,
+    deleteRetentionDays: 0,
     created: now,
     updated: now,
     problems: [],
@@ -57,6 +57,8 @@ function sampleInputs(template: TemplateDefinition): { tenant: Tenant; plan: Pla
     params,
     domains: [],
     desiredStatus: 'running',
+    paused: false,
+    restartRequestedAt: null,
     status: '',
     statusMessage: '',
     coolifyServiceUuid: '',
@@ -64,6 +66,7 @@ function sampleInputs(template: TemplateDefinition): { tenant: Tenant; plan: Pla
     appliedHash: '',
     observedAt: null,
     deleteAfter: null,
+    restartedAt: null,
     created: now,
     updated: now,
     problems: [],
@@ -95,6 +98,9 @@ export async function validateTemplates(dir: string, io: ValidateOutput): Promis
       });
     } else {
       io.out(`ok   ${name} ${template.version}: ${Object.keys(template.compose.services ?? {}).length} service(s), ${template.ingress.length} ingress`);
+      for (const param of template.params.filter((p) => p.secret && !p.required)) {
+        io.out(`     note: optional secret ${param.name}: a stack that leaves it empty gets no \${${param.name}} environment entries (Compose would fill them from the host)`);
+      }
     }
   }
   for (const p of problems) io.err(`FAIL ${p.file}: ${p.message}`);

@@ -1,6 +1,8 @@
 import { dump, load } from 'js-yaml';
 import { Reply, SERVER_ERROR, validationFailed } from './http.js';
 import { randomSecret } from './ids.js';
+import { applyMagicUrls } from './magic-urls.js';
+import { COMPOSE_SCOPES, resolveShared } from './shared-variables.js';
 import type { SimService, SimState, SimSubResource } from './state.js';
 
 /**
@@ -105,8 +107,36 @@ export function parseComposeText(text: string): ParsedCompose {
   return { raw: dump(tree, { indent: 2, lineWidth: -1 }), services, tree };
 }
 
-/** Coolify's generated compose: container names pinned to the service uuid, restart defaulted. */
-export function generateCompose(parsed: ParsedCompose, serviceUuid: string): string {
+/** `sourceIsLocal()`: these volume sources are host paths. */
+function isLocalSource(source: string): boolean {
+  return source.startsWith('/') || source.startsWith('./') || source.startsWith('~') || source.startsWith('..');
+}
+
+/**
+ * Coolify's volume parsing (hazards §1, §7): a one-part volume is `source = target`, a bind when
+ * the path is local; a long-syntax bind becomes the short `src:dst` and loses `read_only`; a
+ * `${V:-/abs}` source becomes the fixed host path.
+ */
+function deployedVolume(volume: unknown): unknown {
+  if (typeof volume === 'string') {
+    const parts = volumeParts(volume);
+    if (!parts) return volume;
+    const source = parts.source.replace(/^\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}/, '$1');
+    if (!volume.includes(':') && isLocalSource(source)) return `${source}:${source}`;
+    return source === parts.source ? volume : volume.replace(parts.source, source);
+  }
+  if (isObj(volume) && volume.type === 'bind' && typeof volume.source === 'string' && typeof volume.target === 'string') {
+    return `${volume.source}:${volume.target}`;
+  }
+  return volume;
+}
+
+/**
+ * Coolify's generated compose: container names pinned to the service uuid, restart defaulted,
+ * volumes as Coolify deploys them, shared variables in environment values resolved.
+ */
+export function generateCompose(state: SimState, service: SimService, parsed: ParsedCompose): string {
+  const serviceUuid = service.uuid;
   // A fresh parse rather than structuredClone: a clone made in another realm (jest's VM) is not a
   // plain object to js-yaml's dump.
   const tree = load(parsed.raw) as Obj;
@@ -115,6 +145,14 @@ export function generateCompose(parsed: ParsedCompose, serviceUuid: string): str
     const svc: Obj = isObj(def) ? def : {};
     svc.container_name = `${name}-${serviceUuid}`;
     svc.restart ??= 'unless-stopped';
+    if (Array.isArray(svc.volumes)) svc.volumes = svc.volumes.map(deployedVolume);
+    if (Array.isArray(svc.environment)) {
+      svc.environment = svc.environment.map((e) => (typeof e === 'string' ? resolveShared(state, service, e, COMPOSE_SCOPES) : e));
+    } else if (isObj(svc.environment)) {
+      for (const [k, v] of Object.entries(svc.environment)) {
+        if (typeof v === 'string') svc.environment[k] = resolveShared(state, service, v, COMPOSE_SCOPES);
+      }
+    }
     const labels = Array.isArray(svc.labels) ? [...(svc.labels as unknown[])] : isObj(svc.labels) ? Object.entries(svc.labels).map(([k, v]) => `${k}=${String(v)}`) : [];
     labels.push('coolify.managed=true', `coolify.service.subName=${name}`, `coolify.name=${name}-${serviceUuid}`);
     svc.labels = labels;
@@ -132,9 +170,31 @@ const MAGIC_VARIABLE = /\$\{?(SERVICE_(?:PASSWORD|PASSWORDWITHSYMBOLS|USER|BASE6
  * inferred), so they keep reporting their last status. Referenced SERVICE_PASSWORD_* style
  * variables are generated once.
  */
+/**
+ * An environment value starting with `$$` makes Coolify's parser try to create a variable named
+ * `$NAME`, which its key rule rejects; the exception is not caught, so the API answers 500 after
+ * the service row was saved, with no generated compose (hazards §3).
+ */
+function startsWithEscapedDollar(services: ReadonlyMap<string, Obj>): boolean {
+  for (const def of services.values()) {
+    const env = def.environment;
+    const values = Array.isArray(env)
+      ? env.map((e) => String(e)).filter((e) => e.includes('=')).map((e) => e.slice(e.indexOf('=') + 1))
+      : isObj(env)
+        ? Object.values(env).map((v) => (v === null || v === undefined ? '' : String(v)))
+        : [];
+    if (values.some((v) => v.startsWith('$$'))) return true;
+  }
+  return false;
+}
+
 export function applyCompose(state: SimState, service: SimService, parsed: ParsedCompose, now: number): void {
   service.composeRaw = parsed.raw;
-  service.compose = generateCompose(parsed, service.uuid);
+  if (startsWithEscapedDollar(parsed.services)) {
+    service.compose = '';
+    throw new Reply(500, SERVER_ERROR);
+  }
+  service.compose = generateCompose(state, service, parsed);
   for (const [name, def] of parsed.services) {
     const image = typeof def.image === 'string' ? def.image : '';
     const existing = service.subs.find((s) => s.name === name);
@@ -157,6 +217,7 @@ export function applyCompose(state: SimState, service: SimService, parsed: Parse
     };
     service.subs.push(sub);
   }
+  applyMagicUrls(state, service, parsed.services, now);
   for (const m of parsed.raw.matchAll(MAGIC_VARIABLE)) {
     const key = m[1];
     if (!key || service.envs.some((e) => e.key === key)) continue;

@@ -2,6 +2,7 @@ import { applyCompose, parseComposeText } from './compose.js';
 import { insertService } from './handlers/services.js';
 import { Reply } from './http.js';
 import type { SimLifecycle } from './lifecycle.js';
+import type { SharedScope } from './shared-variables.js';
 import type { SimEnvVar, SimProject, SimService, SimState } from './state.js';
 
 /**
@@ -67,6 +68,25 @@ export class SimEdits {
     env.value = value;
     env.updatedAt = now;
     return env;
+  }
+
+  /**
+   * A shared variable as set in Coolify's UI: `team` (no owner), or the `project`, `environment` or
+   * `server` given by uuid. Replaces one with the same scope, owner and key.
+   */
+  setSharedVariable(scope: SharedScope, key: string, value: string, ownerUuid?: string): void {
+    const state = this.#state;
+    const ownerId =
+      scope === 'team'
+        ? 0
+        : scope === 'project'
+          ? state.project(ownerUuid ?? '')?.id
+          : scope === 'server'
+            ? state.server(ownerUuid ?? '')?.id
+            : state.environments.find((e) => e.uuid === ownerUuid)?.id;
+    if (ownerId === undefined) throw new Error(`simulator has no ${scope} ${ownerUuid ?? ''}`);
+    state.sharedVariables = state.sharedVariables.filter((v) => !(v.scope === scope && v.ownerId === ownerId && v.key === key));
+    state.sharedVariables.push({ scope, ownerId, key, value });
   }
 
   /** Deletes a service at once (the UI's delete after its job ran). */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { timestamp } from './ids.js';
 import type { SimDestination, SimEnvVar, SimEnvironment, SimProject, SimServer, SimService, SimState, SimSubResource } from './state.js';
+import { realValue } from './shared-variables.js';
 import { aggregateStatus } from './status.js';
 
 /**
@@ -92,7 +93,7 @@ export function serviceDetail(state: SimState, s: SimService, sensitive: boolean
   };
 }
 
-export function envRow(s: SimService, e: SimEnvVar, sensitive: boolean): Record<string, unknown> {
+export function envRow(state: SimState, s: SimService, e: SimEnvVar, sensitive: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {
     uuid: e.uuid,
     key: e.key,
@@ -116,7 +117,7 @@ export function envRow(s: SimService, e: SimEnvVar, sensitive: boolean): Record<
   };
   if (sensitive && !e.isShownOnce) {
     out.value = e.value;
-    out.real_value = e.value;
+    out.real_value = realValue(state, s, e);
   }
   return out;
 }

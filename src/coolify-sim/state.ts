@@ -1,4 +1,5 @@
 import { newPublicId } from './ids.js';
+import type { SimSharedVariable } from './shared-variables.js';
 import { aggregateStatus } from './status.js';
 
 /**
@@ -108,6 +109,8 @@ export class SimState {
   servers: SimServer[] = [];
   destinations: SimDestination[] = [];
   services: SimService[] = [];
+  /** Coolify's shared variables; tests seed them through `SimEdits.setSharedVariable`. */
+  sharedVariables: SimSharedVariable[] = [];
   #ids = new Map<string, number>();
   /**
    * Lookup indexes over the public arrays, rebuilt when an array was replaced or changed length

@@ -6,6 +6,8 @@
  * dashboard shows a flat line rather than "no data" before the first event.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { STACK_STATUSES, TENANT_SYNC_STATUSES } from '../pocketbase/types.js';
+import { packageVersion } from '../version.js';
 
 export type ReconcileKind = 'tenant' | 'stack';
 /** Mirrors the work queue's DoneEvent result. */
@@ -30,6 +32,21 @@ export interface CoolifyRequestInfo {
 export interface QueueGaugeSource {
   readonly depth: number;
   readonly inFlight: number;
+  /** Keys whose last run failed and that wait for (or run) their retry. */
+  readonly backingOff: number;
+}
+
+/** Label value for a record whose daemon-written status is still empty (never reconciled). */
+export const NO_STATUS = 'none';
+
+/** Live state read at scrape time: the realtime stream and the Coolify limiter. */
+export interface LiveGaugeSources {
+  /** True while the PocketBase realtime stream is connected. */
+  realtimeConnected(): boolean;
+  /** Epoch ms until which a 429 holds every Coolify call back; 0 when not paused. */
+  coolifyPausedUntil(): number;
+  /** Epoch ms now (the daemon's clock). */
+  now(): number;
 }
 
 export interface MetricsOptions {
@@ -37,6 +54,8 @@ export interface MetricsOptions {
   guards?: readonly string[];
   /** Also export Node process metrics (CPU, memory, event loop lag). @default false */
   processMetrics?: boolean;
+  /** Value of cf_build_info's `version` label. @default the package.json version */
+  version?: string;
 }
 
 export class Metrics {
@@ -52,7 +71,13 @@ export class Metrics {
   readonly #guardRefusals: Counter<'guard'>;
   readonly #orphans: Gauge;
   readonly #envCheckPeriod: Gauge;
+  readonly #queueBackoff: Gauge;
+  readonly #stacks: Gauge<'status'>;
+  readonly #tenants: Gauge<'sync_status'>;
+  readonly #realtimeUp: Gauge;
+  readonly #coolifyPaused: Gauge;
   #queueSource: QueueGaugeSource | undefined;
+  #live: LiveGaugeSources | undefined;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -126,12 +151,68 @@ export class Metrics {
       registers,
     });
 
+    new Gauge({
+      name: 'cf_build_info',
+      help: 'Always 1; the version label says which cf-reconciler runs.',
+      labelNames: ['version'],
+      registers,
+    }).set({ version: options.version ?? packageVersion() }, 1);
+    this.#queueBackoff = new Gauge({
+      name: 'cf_queue_backoff',
+      help: 'Keys whose last reconcile failed, waiting for their retry with backoff.',
+      registers,
+      collect: () => {
+        if (this.#queueSource) this.#queueBackoff.set(this.#queueSource.backingOff);
+      },
+    });
+    this.#stacks = new Gauge({
+      name: 'cf_stacks',
+      help: `Stack records by the status the daemon wrote (${NO_STATUS} = not reconciled yet), as of the last drift resync.`,
+      labelNames: ['status'],
+      registers,
+    });
+    this.#tenants = new Gauge({
+      name: 'cf_tenants',
+      help: `Tenant records by sync_status (${NO_STATUS} = not reconciled yet), as of the last drift resync.`,
+      labelNames: ['sync_status'],
+      registers,
+    });
+    this.#realtimeUp = new Gauge({
+      name: 'cf_realtime_connected',
+      help: '1 while the PocketBase realtime stream is connected, else 0.',
+      registers,
+      collect: () => {
+        if (this.#live) this.#realtimeUp.set(this.#live.realtimeConnected() ? 1 : 0);
+      },
+    });
+    this.#coolifyPaused = new Gauge({
+      name: 'cf_coolify_rate_limit_paused_seconds',
+      help: 'Seconds every Coolify call is still held back after a 429 (0 = not paused).',
+      registers,
+      collect: () => {
+        if (!this.#live) return;
+        const until = this.#live.coolifyPausedUntil();
+        this.#coolifyPaused.set(until > 0 ? Math.max(0, (until - this.#live.now()) / 1000) : 0);
+      },
+    });
+    for (const status of [...STACK_STATUSES, NO_STATUS]) this.#stacks.set({ status }, 0);
+    for (const status of [...TENANT_SYNC_STATUSES, NO_STATUS]) this.#tenants.set({ sync_status: status }, 0);
+
     for (const kind of RECONCILE_KINDS) {
       for (const result of RECONCILE_OUTCOMES) this.#reconciles.inc({ kind, result }, 0);
       this.#reconcileDuration.zero({ kind });
     }
     for (const guard of options.guards ?? DEFAULT_GUARDS) this.#guardRefusals.inc({ guard }, 0);
-    for (const gauge of [this.#queueDepth, this.#queueInFlight, this.#lastResync, this.#orphans, this.#envCheckPeriod]) {
+    for (const gauge of [
+      this.#queueDepth,
+      this.#queueInFlight,
+      this.#queueBackoff,
+      this.#lastResync,
+      this.#orphans,
+      this.#envCheckPeriod,
+      this.#realtimeUp,
+      this.#coolifyPaused,
+    ]) {
       gauge.set(0);
     }
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
@@ -153,6 +234,25 @@ export class Metrics {
    */
   trackQueue(source: QueueGaugeSource): void {
     this.#queueSource = source;
+  }
+
+  /** Reads the realtime stream and the limiter's pause at every scrape. */
+  trackLive(sources: LiveGaugeSources): void {
+    this.#live = sources;
+  }
+
+  /**
+   * Records by status from one listing (the drift resync's): every known status is set, so one
+   * that emptied drops to 0 instead of keeping its last count.
+   */
+  setRecordStatuses(tenants: readonly { syncStatus: string }[], stacks: readonly { status: string }[]): void {
+    const count = (values: string[], known: readonly string[]) => {
+      const out = new Map<string, number>([...known, NO_STATUS].map((k) => [k, 0]));
+      for (const v of values) out.set(v || NO_STATUS, (out.get(v || NO_STATUS) ?? 0) + 1);
+      return out;
+    };
+    for (const [status, n] of count(stacks.map((s) => s.status), STACK_STATUSES)) this.#stacks.set({ status }, n);
+    for (const [status, n] of count(tenants.map((t) => t.syncStatus), TENANT_SYNC_STATUSES)) this.#tenants.set({ sync_status: status }, n);
   }
 
   setQueue(depth: number, inFlight: number): void {

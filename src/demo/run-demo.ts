@@ -59,6 +59,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     max_stacks: 3,
     cpu_limit: 1,
     memory_mb: 1024,
+    pids_limit: 256,
     allowed_templates: ['telegram-bot', 'openclaw-agent', 'base-llm'],
   });
   const tenant = await findOrCreate('tenants', admin.filter('slug = {:s}', { s: 'demo' }), {

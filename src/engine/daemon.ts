@@ -24,6 +24,10 @@ import { PocketBaseStore } from '../pocketbase/store.js';
 import type { ReconcileKey } from '../pocketbase/types.js';
 import { WorkQueue, type DoneEvent, type ReconcileContext, type ReconcileResult } from '../queue/work-queue.js';
 import { loadTemplateCatalog } from '../templates/index.js';
+import { packageVersion } from '../version.js';
+import { CoolifyAccessCheck } from '../startup/coolify-check.js';
+import { StartupError } from '../startup/startup-error.js';
+import { checkTemplates } from '../startup/templates-check.js';
 import { reconcileStack } from '../../reconcilers/stack.js';
 import { reconcileTenant } from '../../reconcilers/tenant.js';
 import { Audit } from './audit.js';
@@ -32,6 +36,7 @@ import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
 import { EnvChecker } from './env-check.js';
 import { PeerListing } from './peer-listing.js';
+import { engineSettings } from './settings.js';
 import { catalogPolicy } from './policy.js';
 import type { Priority } from './ports.js';
 
@@ -105,28 +110,50 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   let coolifyHealth: { ok: boolean; message: string } = { ok: false, message: 'no Coolify call yet' };
   const onResponse = (info: CoolifyResponseInfo) => {
     metrics.countCoolifyRequest(info);
-    const ok = typeof info.status === 'number' && info.status < 500;
-    coolifyHealth = ok ? { ok: true, message: '' } : { ok: false, message: `last Coolify call: ${info.method} ${info.route} → ${info.status}` };
+    access.observe(info);
+    // A 401/403 is Coolify answering, but not reachable for the daemon's purposes (see coolify_token).
+    const rejected = info.status === 401 || info.status === 403;
+    const ok = typeof info.status === 'number' && info.status < 500 && !rejected;
+    coolifyHealth = ok
+      ? { ok: true, message: '' }
+      : { ok: false, message: `last Coolify call: ${info.method} ${info.route} → ${info.status}${rejected ? ' (token rejected, see coolify_token)' : ''}` };
   };
+  const limiter = new RateLimiter({
+    limit: config.coolify.rateLimitPerMinute,
+    clock,
+    ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
+  });
   const coolify =
     deps.coolify ??
     new CoolifyClient({
       baseUrl: config.coolify.url,
       token: config.coolify.token,
-      limiter: new RateLimiter({
-        limit: config.coolify.rateLimitPerMinute,
-        clock,
-        ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
-      }),
+      limiter,
       clock,
       logger,
       onResponse,
     });
 
+  const access = new CoolifyAccessCheck({
+    coolify,
+    serverUuid: config.coolify.serverUuid,
+    destinationUuid: config.coolify.destinationUuid,
+    clock,
+    logger,
+  });
+
   const catalog = await loadTemplateCatalog(config.templatesDir);
-  for (const p of catalog.problems) logger.error(`template problem: ${p.file}: ${p.message}`, { template: p.template });
+  const templates = checkTemplates(catalog);
+  if (templates.fatal) {
+    logger.error(templates.fatal);
+    throw new StartupError(templates.fatal);
+  }
+  if (templates.invalid) logger.error(templates.invalid);
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = catalogPolicy(catalog);
+  const policy = catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
+
+  // The cause of the last failed PocketBase sign-in, until one succeeds (for /readyz).
+  let pocketbaseProblem: string | undefined = 'not signed in to PocketBase yet';
 
   const connect = (): Promise<PocketBase> =>
     connectPocketBase({
@@ -136,9 +163,16 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       redactor,
       logger,
       clock,
+      userAgent: `cf-reconciler/${packageVersion()}`,
+      onAttemptFailed: (cause) => {
+        pocketbaseProblem = cause.message;
+      },
     });
-  // The feed owns its client's realtime connection; reads and writes go through another.
-  const [pbStore, pbFeed] = await Promise.all([connect(), connect()]);
+  // The feed owns its client's realtime connection; reads and writes go through another. One after
+  // the other, so a PocketBase outage is retried (and logged) once per attempt, not twice.
+  const pbStore = await connect();
+  const pbFeed = await connect();
+  pocketbaseProblem = undefined;
   const store = new PocketBaseStore({ pb: pbStore, logger, clock, redactor });
   const audit = new Audit(store, redactor, logger);
 
@@ -182,16 +216,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     redactor,
     audit,
     enqueue,
-    settings: {
-      environment: config.coolify.environment,
-      defaultServerUuid: config.coolify.serverUuid,
-      destinationUuid: config.coolify.destinationUuid,
-      routerBaseUrl: config.routerBaseUrl,
-      statusPollMs: config.statusPollSeconds * 1000,
-      deleteRetentionMs: config.deleteRetentionSeconds * 1000,
-      resyncIntervalMs: config.resyncIntervalSeconds * 1000,
-      lifecycleGraceMs: deps.lifecycleGraceMs ?? 6 * config.statusPollSeconds * 1000,
-    },
+    settings: engineSettings(config, deps.lifecycleGraceMs),
     memory,
     orphans: drift.gate,
     signal: new AbortController().signal,
@@ -251,6 +276,11 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
   });
   metrics.trackQueue(queue);
+  metrics.trackLive({
+    realtimeConnected: () => feed.connected,
+    coolifyPausedUntil: () => (deps.coolify ? 0 : limiter.pausedUntil),
+    now: () => clock.now(),
+  });
 
   const feed = new ChangeFeed({
     pb: pbFeed,
@@ -275,6 +305,9 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
 
   const resyncMaxAgeMs = 2 * config.resyncIntervalSeconds * 1000 + 60_000;
   const readiness = {
+    templates: () => ({ ok: templates.invalid === undefined, message: templates.invalid ?? '' }),
+    pocketbase: () => ({ ok: pocketbaseProblem === undefined, message: pocketbaseProblem ?? '' }),
+    ...access.readiness,
     pocketbase_stream: () => ({ ok: feed.connected, message: 'PocketBase realtime stream is not connected' }),
     resync_recent: () => {
       const at = drift.lastSuccessAt;
@@ -303,17 +336,18 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     await queue.shutdown({ deadlineMs: 0 });
     throw e;
   }
+  access.start();
   await feed.start();
   drift.start();
   envChecker.start();
-  logger.info('daemon started', { http: http.url, concurrency: config.reconcileConcurrency });
+  logger.info('daemon started', { version: packageVersion(), http: http.url, concurrency: config.reconcileConcurrency });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('stopping: finishing in-flight reconciles');
       await feed.stop();
-      await Promise.all([drift.stop(), envChecker.stop()]);
+      await Promise.all([drift.stop(), envChecker.stop(), access.stop()]);
       await queue.shutdown({ deadlineMs: deps.shutdownDeadlineMs ?? 30_000 });
       await http.close();
       pbFeed.realtime.unsubscribe().catch(() => undefined);
@@ -337,7 +371,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       const out: { check: string; message: string }[] = [];
       for (const [check, fn] of Object.entries(readiness)) {
         const r = fn();
-        if (!r.ok) out.push({ check, message: r.message });
+        if (!r.ok) out.push({ check, message: r.message ?? 'check failed' });
       }
       return out;
     },

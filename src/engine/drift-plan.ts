@@ -4,13 +4,15 @@
  * the orphan guard refuses. A converged system yields no keys, so a resync costs a constant number
  * of Coolify calls (the inventory's lists) and makes no writes.
  */
-import { formatServiceMarker, parseMarker } from '../coolify/markers.js';
+import { parseMarker } from '../coolify/markers.js';
 import type { InventorySnapshot, ManagedService } from '../coolify/inventory.js';
 import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
 import type { StackEnvVar } from '../templates/types.js';
 import { DELETE_AFTER, DELETE_SEEN, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
 import { pickKeeper } from '../../reconcilers/coolify-lookup.js';
+import { isPaused, observedStatus, pausedStackMessage, pausedTenantMessage } from '../../reconcilers/pause.js';
 import { isRejectionMessage } from '../../reconcilers/refusal.js';
+import { expectedServiceDescription, restartDrift } from '../../reconcilers/restart.js';
 import { effectiveDesire, foreignServiceMessage, movedTenantMessage, otherTenantOf, serviceName } from '../../reconcilers/stack.js';
 import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
 import type { PolicyPort } from './ports.js';
@@ -88,6 +90,10 @@ export function planDrift(input: DriftInput): DriftPlan {
       if (t.syncStatus !== 'error') mark(key, 'malformed record');
       continue;
     }
+    if (t.paused) {
+      if (t.syncMessage !== pausedTenantMessage()) mark(key, 'paused, not shown yet');
+      continue;
+    }
     if (t.status === 'deleted') {
       if (projects.length > 0) mark(key, 'deleted tenant still has a project');
       else if (t.syncStatus !== 'deleted' && !(servicesOfTenant.get(t.id) ?? 0)) mark(key, 'sync status not deleted');
@@ -124,6 +130,11 @@ export function planDrift(input: DriftInput): DriftPlan {
     const services = inventory.servicesByStack.get(stack.id) ?? [];
     // The same choice the stack reconciler makes, so both compare against the same service.
     const service = pickKeeper(services, stack.coolifyServiceUuid);
+    // Paused: only what the record shows may be corrected, never Coolify.
+    if (isPaused(tenant, stack)) {
+      if (stack.status !== observedStatus(service) || stack.statusMessage !== pausedStackMessage(tenant)) mark(key, 'paused, status not observed');
+      continue;
+    }
     // Refused (its stored uuid names a service that is not ours) and still so: a reconcile would
     // only refuse again. It runs again when the record changes.
     if (
@@ -184,7 +195,7 @@ export function planDrift(input: DriftInput): DriftPlan {
       continue;
     }
     envTargets.push({ stackId: stack.id, serviceUuid: service.uuid, env: decision.env });
-    const why = serviceDrift(stack, tenant, service, decision.hash, decision.composeYaml, policy);
+    const why = serviceDrift(stack, tenant, service, decision.hash, decision.composeYaml, policy) ?? restartDrift(stack, service.description);
     if (why) {
       mark(key, why);
       continue;
@@ -255,7 +266,7 @@ function serviceDrift(
   policy: PolicyPort,
 ): string | undefined {
   if (service.uuid !== stack.coolifyServiceUuid) return 'stored service uuid differs';
-  if (service.description !== formatServiceMarker({ stackId: stack.id, tenantId: tenant.id })) {
+  if (service.description !== expectedServiceDescription(tenant, stack, service.description)) {
     const extra = parseMarker(service.description)?.extra ?? {};
     return Object.keys(extra).length > 0 ? `marker carries ${Object.keys(extra).join(', ')}` : 'marker differs';
   }

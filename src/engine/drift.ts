@@ -20,6 +20,8 @@ export interface DriftMetrics {
   resyncDone(atMs: number, seconds: number): void;
   guardRefusal(guard: string): void;
   setOrphans(n: number): void;
+  /** Records by status, from the resync's listing. */
+  setRecordStatuses?(tenants: readonly Tenant[], stacks: readonly Stack[]): void;
 }
 
 export interface DriftOptions {
@@ -172,6 +174,7 @@ export class DriftResync {
       const inventory = await o.inventory.observe();
       // Every secret the records hold now is (re)tracked, then the sweep forgets those no record
       // has carried for two resyncs (rotated router keys, deleted stacks): bounded memory.
+      o.metrics?.setRecordStatuses?.(tenants, stacks);
       for (const t of tenants) o.redactor.track(t.routerApiKey);
       for (const s of stacks) trackRecordSecrets(o.redactor, o.policy, undefined, s);
       o.redactor.sweep();

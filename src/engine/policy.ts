@@ -4,10 +4,12 @@ import type { Stack, Tenant } from '../pocketbase/types.js';
 import { claimHosts, composeDigest, composeEquals, decideStack, type TemplateCatalog } from '../templates/index.js';
 import type { PolicyPort } from './ports.js';
 
-export function catalogPolicy(catalog: TemplateCatalog): PolicyPort {
+/** `hostTemplate`: DEFAULT_HOST_TEMPLATE (default `{stack}.{domain}`). */
+export function catalogPolicy(catalog: TemplateCatalog, options: { hostTemplate?: string } = {}): PolicyPort {
+  const { hostTemplate } = options;
   return {
-    decide: (input) => decideStack(catalog, input),
-    hostOwners: (entries) => claimHosts(catalog, entries),
+    decide: (input) => decideStack(catalog, input, hostTemplate),
+    hostOwners: (entries) => claimHosts(catalog, entries, hostTemplate),
     composeEquals,
     composeDigest,
     secretParams: (name) => (catalog.get(name)?.params ?? []).filter((p) => p.secret).map((p) => p.name),

@@ -6,7 +6,8 @@
 import PocketBase, { ClientResponseError } from 'pocketbase';
 import { EventSource } from 'eventsource';
 import type { Clock } from '../clock.js';
-import { TerminalError, errorMessage } from '../errors.js';
+import { TerminalError } from '../errors.js';
+import { describePocketBaseFailure, notPocketBaseMessage, type PocketBaseCause } from '../startup/pocketbase-cause.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 
@@ -33,12 +34,21 @@ export function installEventSourcePolyfill(): void {
   if (typeof g.EventSource === 'undefined') g.EventSource = SdkEventSource;
 }
 
-/** An unauthenticated client with the daemon's settings. */
-export function createPocketBaseClient(url: string): PocketBase {
+/**
+ * An unauthenticated client with the daemon's settings. `userAgent` names the client in
+ * PocketBase's request log (Logs in the admin UI), e.g. `cf-reconciler/0.1.0 (plan)`.
+ */
+export function createPocketBaseClient(url: string, userAgent?: string): PocketBase {
   installEventSourcePolyfill();
   const pb = new PocketBase(url);
   // Otherwise two concurrent requests with the same method+path cancel each other (e.g. two getOne calls).
   pb.autoCancellation(false);
+  if (userAgent) {
+    pb.beforeSend = (target, options) => {
+      options.headers = { ...options.headers, 'User-Agent': userAgent };
+      return { url: target, options };
+    };
+  }
   return pb;
 }
 
@@ -58,6 +68,10 @@ export interface ConnectOptions {
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   signal?: AbortSignal;
+  /** User-Agent of every request, so PocketBase's request log tells the daemon and `plan` apart. */
+  userAgent?: string;
+  /** Told the cause of every failed attempt (for /readyz), once per attempt, as it is logged. */
+  onAttemptFailed?: (cause: PocketBaseCause) => void;
 }
 
 /** Where PocketBase said the credentials are wrong: retrying cannot help. */
@@ -70,7 +84,7 @@ const REJECTED_STATUSES = new Set([400, 401, 403]);
 export async function connectPocketBase(options: ConnectOptions): Promise<PocketBase> {
   const { redactor, logger, clock } = options;
   redactor.add(options.password);
-  const pb = createPocketBaseClient(options.url);
+  const pb = createPocketBaseClient(options.url, options.userAgent);
   pb.authStore.onChange((token) => redactor.add(token));
   const threshold = options.autoRefreshThresholdSeconds ?? 30 * 60;
   const initial = options.initialBackoffMs ?? 500;
@@ -82,6 +96,7 @@ export async function connectPocketBase(options: ConnectOptions): Promise<Pocket
       await pb.collection('_superusers').authWithPassword(options.email, options.password, {
         autoRefreshThreshold: threshold,
       });
+      if (!pb.authStore.token) throw new NotPocketBase(notPocketBaseMessage(options.url));
       if (attempt > 0) logger.info('authenticated to PocketBase', { url: options.url, attempts: attempt + 1 });
       return pb;
     } catch (e) {
@@ -92,16 +107,21 @@ export async function connectPocketBase(options: ConnectOptions): Promise<Pocket
         );
       }
       const delay = backoffMs(attempt, initial, cap);
-      logger.warn('PocketBase not reachable, retrying authentication', {
+      const cause: PocketBaseCause =
+        e instanceof NotPocketBase ? { message: e.message, wrongServer: true } : describePocketBaseFailure(e, options.url);
+      // Something else answering at the URL is a configuration error, an outage only a warning.
+      logger.log(cause.wrongServer ? 'error' : 'warn', `PocketBase sign-in failed, retrying: ${cause.message}`, {
         url: options.url,
         attempt: attempt + 1,
         retryInMs: delay,
-        error: errorMessage(e),
       });
+      options.onAttemptFailed?.(cause);
       await clock.sleep(delay, options.signal);
     }
   }
 }
+
+class NotPocketBase extends Error {}
 
 /** Exponential backoff with ±20 % jitter, capped; ms. */
 export function backoffMs(attempt: number, initialMs: number, capMs: number): number {

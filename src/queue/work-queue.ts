@@ -152,6 +152,11 @@ export class WorkQueue {
     return this.#timers.size;
   }
 
+  /** Keys whose last run failed (retrying with backoff): the keys `failures()` counts for. */
+  get backingOff(): number {
+    return this.#failures.size;
+  }
+
   /** Consecutive failed runs of `key` since its last success, terminal error, poll or forget. */
   failures(key: string): number {
     return this.#failures.get(key) ?? 0;

@@ -6,14 +6,13 @@
  */
 import type { Stack } from '../pocketbase/types.js';
 import type { CoolifyUrl } from '../coolify/types.js';
-import type { StackDecision, StackDecisionInput, StackEnvVar } from './types.js';
+import type { StackDecision, StackDecisionInput } from './types.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
-import { hardenCompose } from './harden-compose.js';
-import { defaultHost, isHostname, isWithinDomain, requestedHosts, tenantDomain } from './hosts.js';
-import { renderCompose } from './render-compose.js';
+import { DEFAULT_HOST_TEMPLATE, isHostname, isWithinDomain, requestedHosts, tenantDomain } from './hosts.js';
+import { pidsLimitOf, renderStack } from './render-stack.js';
 import { resolveParams } from './resolve-params.js';
-import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type TemplateDefinition } from './template-definition.js';
-import { placeholderValues, type TemplateCatalog } from './template-catalog.js';
+import type { TemplateDefinition } from './template-definition.js';
+import type { TemplateCatalog } from './template-catalog.js';
 import { isPlainObject, printYaml } from './yaml-io.js';
 
 function invalid(message: string): StackDecision {
@@ -40,34 +39,39 @@ function quotaProblem(input: StackDecisionInput): string | undefined {
   return `over the plan's max_stacks: plan ${plan.name} allows ${plan.maxStacks} stack${plan.maxStacks === 1 ? '' : 's'} and this is number ${position + 1} of ${live.length} by age`;
 }
 
-function hostProblems(template: TemplateDefinition, input: StackDecisionInput): { hosts: string[]; problems: string[] } {
+/**
+ * Hosts named in `domains` must be under the tenant's domain; default hosts (DEFAULT_HOST_TEMPLATE)
+ * are the stack's by construction, so only their form and an older stack's claim are checked.
+ */
+function hostProblems(template: TemplateDefinition, input: StackDecisionInput, hostTemplate: string): { hosts: string[]; problems: string[] } {
   const { tenant, stack, hostOwners } = input;
   const problems: string[] = [];
   const domain = tenantDomain(tenant);
   const ingressCount = template.ingress.length;
   if (domain === undefined) {
-    if (tenant.domain.trim() !== '' && (stack.domains.length > 0 || ingressCount > 0)) {
+    const needsDomain = stack.domains.length > 0 || (ingressCount > 0 && hostTemplate.includes('{domain}'));
+    if (tenant.domain.trim() !== '' && needsDomain) {
       problems.push(`tenant domain ${shown(tenant.domain)} is not a valid host name`);
     } else if (stack.domains.length > 0) {
       problems.push('the tenant has no domain, so this stack cannot have domains');
     }
-    return { hosts: [], problems };
+    if (problems.length > 0) return { hosts: [], problems };
   }
   if (stack.domains.length > ingressCount) {
     problems.push(`${stack.domains.length} domains given but template ${template.name} has ${ingressCount} ingress entr${ingressCount === 1 ? 'y' : 'ies'}`);
   }
-  const hosts = requestedHosts(template, tenant, stack).slice(0, ingressCount);
+  const hosts = requestedHosts(template, tenant, stack, hostTemplate).slice(0, ingressCount);
   const seen = new Set<string>();
   hosts.forEach((host, i) => {
     const isDefault = i >= stack.domains.length;
     if (!isHostname(host)) {
       problems.push(
         isDefault
-          ? `default host ${shown(defaultHost(template, i, stack.name, domain))} is not a valid host name; set domains explicitly`
+          ? `default host ${shown(host)} is not a valid host name; set domains explicitly`
           : `domain ${shown(String(stack.domains[i]))} is not a valid host name`,
       );
-    } else if (!isWithinDomain(host, domain)) {
-      problems.push(`domain ${host} is outside the tenant's domain ${domain}`);
+    } else if (!isDefault && (domain === undefined || !isWithinDomain(host, domain))) {
+      problems.push(`domain ${host} is outside the tenant's domain ${domain ?? ''}`);
     } else if (seen.has(host)) {
       problems.push(`domain ${host} is listed twice`);
     } else {
@@ -91,7 +95,7 @@ function urlsFor(template: TemplateDefinition, hosts: readonly string[]): Coolif
   return [...byService].map(([name, list]) => ({ name, url: list.length > 0 ? list.join(',') : null }));
 }
 
-export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput): StackDecision {
+export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput, hostTemplate: string = DEFAULT_HOST_TEMPLATE): StackDecision {
   const { tenant, plan, stack } = input;
   if (stack.problems.length > 0) return invalid(`the stack record is malformed: ${stack.problems.join('; ')}`);
   // The record mapper should already have flagged these; a decision must not throw on them.
@@ -115,37 +119,33 @@ export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput)
   }
   const params = resolveParams(template, stack.params);
   problems.push(...params.problems);
-  const hosts = hostProblems(template, input);
+  const hosts = hostProblems(template, input, hostTemplate);
   problems.push(...hosts.problems);
   const quota = quotaProblem(input);
   if (quota) problems.push(quota);
   if (problems.length > 0) return invalid(problems.join('; '));
 
   const domain = tenantDomain(tenant) ?? '';
-  const values = placeholderValues(template, { tenantSlug: tenant.slug, tenantDomain: domain, stackName: stack.name, stackId: stack.id }, params.values);
-  const hardened = hardenCompose(renderCompose(template.compose, values), {
+  const rendered = renderStack({
     template,
-    ceiling: { cpus: plan.cpuLimit, memoryMb: plan.memoryMb },
-    labels: { tenant: tenant.slug, stack: stack.name, template: template.name },
+    context: { tenantSlug: tenant.slug, tenantDomain: domain, stackName: stack.name, stackId: stack.id },
+    params: params.values,
+    ceiling: { cpus: plan.cpuLimit, memoryMb: plan.memoryMb, pids: pidsLimitOf(plan) },
+    router: { baseUrl: input.routerBaseUrl, apiKey: tenant.routerApiKey },
+    attribute: true,
   });
-  if (hardened.problems.length > 0) return invalid(`the rendered compose is refused: ${hardened.problems.join('; ')}`);
+  // The template itself passed the same judgement at load, so what is left comes from this
+  // stack's values (params, tenant, plan) and each message names which.
+  if (rendered.problems.length > 0) return invalid(`the rendered compose is refused: ${rendered.problems.join('; ')}`);
 
-  const env: StackEnvVar[] = [
-    { key: ROUTER_BASE_URL_VAR, value: input.routerBaseUrl, secret: false },
-    { key: ROUTER_API_KEY_VAR, value: tenant.routerApiKey, secret: true },
-  ];
-  for (const param of template.params) {
-    const value = params.values.get(param.name);
-    if (param.secret && value !== undefined) env.push({ key: param.name, value: String(value), secret: true });
-  }
-  env.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const { env } = rendered;
   const urls = urlsFor(template, hosts.hosts);
-  const hash = sha256Hex(canonicalJson({ compose: hardened.compose, env: env.map((e) => [e.key, e.value]), urls }));
+  const hash = sha256Hex(canonicalJson({ compose: rendered.compose, env: env.map((e) => [e.key, e.value]), urls }));
   return {
     kind: 'apply',
     templateName: template.name,
     templateVersion: template.version,
-    composeYaml: printYaml(hardened.compose),
+    composeYaml: printYaml(rendered.compose),
     env,
     urls,
     hosts: hosts.hosts,

@@ -5,6 +5,9 @@
  * added back, and the cf.* ownership labels. It is an allow-list: a compose key it does not know
  * is refused rather than passed through.
  *
+ * Every container also gets `pids_limit` (the plan's process limit) and `memswap_limit` equal to
+ * its memory limit: unset, Docker leaves processes unlimited and lets swap double the memory.
+ *
  * Limits are written twice, as `deploy.resources.limits` and as the short `cpus`/`mem_limit`:
  * Compose v2 (what Coolify runs) applies `deploy.resources.limits` outside Swarm, while the legacy
  * docker-compose v1 only applies the short form. Compose rejects the pair only when the two
@@ -15,8 +18,8 @@ import { isPlainObject, setOwn } from './yaml-io.js';
 
 export interface HardenOptions {
   template: TemplateManifest;
-  /** Per-container ceilings from the plan: cores and MiB. */
-  ceiling: { cpus: number; memoryMb: number };
+  /** Per-container ceilings from the plan: cores, MiB and processes. */
+  ceiling: { cpus: number; memoryMb: number; pids: number };
   labels: { tenant: string; stack: string; template: string };
 }
 
@@ -93,6 +96,7 @@ const REFUSED_KEYS: Record<string, string> = {
   links: 'links are not allowed; services reach each other by name',
   external_links: 'links to containers outside the stack are not allowed',
   memswap_limit: 'the swap limit is set by the platform',
+  pids_limit: 'the process limit is set by the platform',
   mem_reservation: 'memory reservations are set by the platform',
   oom_kill_disable: 'disabling the OOM killer is not allowed',
   logging: 'log drivers are set by the platform',
@@ -206,7 +210,10 @@ function checkVolumes(value: unknown, ctx: ServiceContext): unknown[] {
     const at = `${where}[${i}]`;
     if (typeof entry === 'string') {
       const parts = entry.split(':');
-      if (parts.length === 1) target(parts[0], at);
+      // Coolify deploys a one-part volume as a bind of that host path (hazards §1).
+      if (parts.length === 1) {
+        ctx.problems.push(`${at}: a one-part volume '${entry}' is deployed by Coolify as a bind mount of the host path; name a volume ('name:${entry}') or use tmpfs`);
+      }
       else if (parts.length <= 3) {
         const [source = '', path, mode] = parts;
         if (namedSource(source, at) && target(path, at) && mode !== undefined) {
@@ -390,6 +397,8 @@ function hardenService(raw: unknown, ctx: ServiceContext, opts: HardenOptions): 
   setOwn(out, 'deploy', { ...declared.rest, resources: { limits: { cpus: String(cpus), memory: `${memoryMb}M` } } });
   setOwn(out, 'cpus', cpus);
   setOwn(out, 'mem_limit', `${memoryMb}m`);
+  setOwn(out, 'memswap_limit', `${memoryMb}m`);
+  setOwn(out, 'pids_limit', opts.ceiling.pids);
 
   setOwn(out, 'security_opt', ['no-new-privileges:true']);
   setOwn(out, 'cap_drop', ['ALL']);

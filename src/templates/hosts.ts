@@ -24,27 +24,67 @@ export function isWithinDomain(host: string, domain: string): boolean {
 }
 
 /** The tenant's domain, normalised, or undefined when it has none or it is malformed. */
-export function tenantDomain(tenant: Tenant): string | undefined {
+export function tenantDomain(tenant: Pick<Tenant, 'domain'>): string | undefined {
   const domain = normaliseHost(tenant.domain.trim());
   return domain !== '' && isHostname(domain) ? domain : undefined;
 }
 
-/** First ingress entry: `<stack>.<domain>`; each further one: `<stack>-<service>.<domain>`. */
-export function defaultHost(manifest: TemplateManifest, index: number, stackName: string, domain: string): string {
+/** DEFAULT_HOST_TEMPLATE's default (SPEC §4, §5): `<stack>.<tenant domain>`. */
+export const DEFAULT_HOST_TEMPLATE = '{stack}.{domain}';
+
+const PLACEHOLDER = /\{([a-z]+)\}/g;
+const HOST_PLACEHOLDERS = ['stack', 'tenant', 'domain'];
+
+/**
+ * Why a DEFAULT_HOST_TEMPLATE cannot make host names, or undefined when it can: it may use only
+ * `{stack}`, `{tenant}` and `{domain}`, must use `{stack}` (each stack its own host), and with
+ * sample values must give a valid host name.
+ */
+export function hostTemplateProblem(template: string): string | undefined {
+  const names = [...template.matchAll(PLACEHOLDER)].map((m) => m[1] ?? '');
+  const unknown = names.filter((n) => !HOST_PLACEHOLDERS.includes(n));
+  if (unknown.length > 0) return `unknown placeholder ${unknown.map((n) => `{${n}}`).join(', ')} (use {stack}, {tenant}, {domain})`;
+  if (!names.includes('stack')) return 'must contain {stack}, or every stack would get the same host';
+  const sample = fillHostTemplate(template, 'stack-web', 'tenant', 'tenant.example.com');
+  if (sample === undefined || !isHostname(sample)) return `does not give a valid lower-case host name (e.g. ${JSON.stringify(sample ?? template)})`;
+  return undefined;
+}
+
+/** The template with its placeholders filled in; undefined when it needs a domain and there is none. */
+function fillHostTemplate(template: string, stackPart: string, slug: string, domain: string | undefined): string | undefined {
+  if (domain === undefined && template.includes('{domain}')) return undefined;
+  return template.replace(PLACEHOLDER, (_, name: string) => (name === 'stack' ? stackPart : name === 'tenant' ? slug : (domain ?? '')));
+}
+
+/**
+ * The default host of ingress entry `index`, from DEFAULT_HOST_TEMPLATE: `{stack}` is the stack
+ * name for the first entry and `<stack name>-<service>` for each further one. Undefined when the
+ * template uses `{domain}` and the tenant has none (no default host then).
+ */
+export function defaultHost(
+  manifest: TemplateManifest,
+  index: number,
+  stackName: string,
+  tenant: Pick<Tenant, 'slug' | 'domain'>,
+  hostTemplate: string = DEFAULT_HOST_TEMPLATE,
+): string | undefined {
   const entry = manifest.ingress[index];
-  if (index === 0 || !entry) return `${stackName}.${domain}`;
-  return `${stackName}-${entry.service}.${domain}`;
+  const stackPart = index === 0 || !entry ? stackName : `${stackName}-${entry.service}`;
+  const host = fillHostTemplate(hostTemplate, stackPart, tenant.slug, tenantDomain(tenant));
+  return host === undefined ? undefined : normaliseHost(host);
 }
 
 /**
  * Hosts a stack asks for, one per ingress entry: its `domains` in order, then defaults for
- * ingress entries beyond them. Without a tenant domain there are no defaults.
+ * ingress entries beyond them (none when the template needs a domain the tenant lacks).
  */
-export function requestedHosts(manifest: TemplateManifest, tenant: Tenant, stack: Stack): string[] {
-  const domain = tenantDomain(tenant);
+export function requestedHosts(manifest: TemplateManifest, tenant: Tenant, stack: Stack, hostTemplate: string = DEFAULT_HOST_TEMPLATE): string[] {
   const hosts = stack.domains.map((d) => (typeof d === 'string' ? normaliseHost(d) : ''));
-  if (domain === undefined) return hosts;
-  for (let i = hosts.length; i < manifest.ingress.length; i++) hosts.push(defaultHost(manifest, i, stack.name, domain));
+  for (let i = hosts.length; i < manifest.ingress.length; i++) {
+    const host = defaultHost(manifest, i, stack.name, tenant, hostTemplate);
+    if (host === undefined) break;
+    hosts.push(host);
+  }
   return hosts;
 }
 
@@ -54,16 +94,20 @@ export interface ManifestLookup {
 }
 
 /**
- * The hosts a stack may legitimately claim: well-formed, inside its tenant's domain, first
- * occurrence only. A hijack attempt (a host of another tenant's domain) claims nothing, so it
- * can never block the rightful stack.
+ * The hosts a stack may legitimately claim: well-formed, first occurrence only, and either inside
+ * its tenant's domain (named in `domains`) or made from DEFAULT_HOST_TEMPLATE (its by
+ * construction). A hijack attempt (a host of another tenant's domain) claims nothing, so it can
+ * never block the rightful stack.
  */
-export function stackHosts(catalog: ManifestLookup, tenant: Tenant, stack: Stack): string[] {
+export function stackHosts(catalog: ManifestLookup, tenant: Tenant, stack: Stack, hostTemplate: string = DEFAULT_HOST_TEMPLATE): string[] {
   const manifest = catalog.get(stack.template);
+  if (!manifest) return [];
   const domain = tenantDomain(tenant);
-  if (!manifest || domain === undefined) return [];
-  const hosts = requestedHosts(manifest, tenant, stack).slice(0, manifest.ingress.length);
-  return [...new Set(hosts.filter((h) => isHostname(h) && isWithinDomain(h, domain)))];
+  const hosts = requestedHosts(manifest, tenant, stack, hostTemplate).slice(0, manifest.ingress.length);
+  const claimable = hosts.filter(
+    (h, i) => isHostname(h) && (i >= stack.domains.length || (domain !== undefined && isWithinDomain(h, domain))),
+  );
+  return [...new Set(claimable)];
 }
 
 /**
@@ -76,12 +120,16 @@ export function stackHosts(catalog: ManifestLookup, tenant: Tenant, stack: Stack
  * the other stacks, so claiming only for valid ones would make ownership circular, and an admin
  * fixing a param should not find the host taken meanwhile.
  */
-export function claimHosts(catalog: ManifestLookup, entries: readonly { tenant: Tenant; stack: Stack }[]): Map<string, string> {
+export function claimHosts(
+  catalog: ManifestLookup,
+  entries: readonly { tenant: Tenant; stack: Stack }[],
+  hostTemplate: string = DEFAULT_HOST_TEMPLATE,
+): Map<string, string> {
   const live = entries.filter(({ tenant, stack }) => stack.desiredStatus !== 'deleted' && tenant.status !== 'deleted');
   const ordered = [...live].sort((a, b) => a.stack.created - b.stack.created || (a.stack.id < b.stack.id ? -1 : a.stack.id > b.stack.id ? 1 : 0));
   const owners = new Map<string, string>();
   for (const { tenant, stack } of ordered) {
-    for (const host of stackHosts(catalog, tenant, stack)) {
+    for (const host of stackHosts(catalog, tenant, stack, hostTemplate)) {
       if (!owners.has(host)) owners.set(host, stack.id);
     }
   }

@@ -5,8 +5,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
-import { hardenCompose } from './harden-compose.js';
-import { checkComposePlaceholders, renderCompose } from './render-compose.js';
+import { checkComposePlaceholders } from './render-compose.js';
+import { DEFAULT_PIDS_LIMIT, renderStack } from './render-stack.js';
 import { parseTemplateManifest, type ParamValue, type TemplateDefinition, type TemplateManifest, type TemplateParam } from './template-definition.js';
 import { isPlainObject, parseYaml } from './yaml-io.js';
 
@@ -37,30 +37,14 @@ export const SAMPLE_CONTEXT = {
   stackId: 'sample000000001',
 } as const;
 
+/** Router values used for sample renders; never a real key. */
+export const SAMPLE_ROUTER = { baseUrl: 'https://router.example.com/v1', apiKey: 'sample-router-key' } as const;
+
 /** A value of the right type for structural checks; it does not have to match the pattern. */
 export function sampleParamValue(param: TemplateParam): ParamValue {
   if (param.default !== undefined) return param.default;
   if (param.example !== undefined) return param.example;
   return param.type === 'number' ? 1 : param.type === 'boolean' ? true : 'sample';
-}
-
-export function placeholderValues(
-  manifest: TemplateManifest,
-  context: { tenantSlug: string; tenantDomain: string; stackName: string; stackId: string },
-  params: ReadonlyMap<string, ParamValue>,
-): Map<string, string> {
-  const values = new Map<string, string>([
-    ['tenant.slug', context.tenantSlug],
-    ['tenant.domain', context.tenantDomain],
-    ['stack.name', context.stackName],
-    ['stack.id', context.stackId],
-  ]);
-  for (const param of manifest.params) {
-    if (param.secret) continue;
-    const value = params.get(param.name);
-    values.set(`params.${param.name}`, value === undefined ? '' : String(value));
-  }
-  return values;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -132,13 +116,15 @@ export function templateFromSources(
     // Render with sample values and a ceiling no real plan reaches, so only what the template
     // itself asks for can fail here.
     const params = new Map(manifest.params.map((p) => [p.name, sampleParamValue(p)]));
-    const rendered = renderCompose(compose, placeholderValues(manifest, SAMPLE_CONTEXT, params));
-    const hardened = hardenCompose(rendered, {
-      template: manifest,
-      ceiling: { cpus: 1024, memoryMb: 1024 * 1024 },
-      labels: { tenant: SAMPLE_CONTEXT.tenantSlug, stack: SAMPLE_CONTEXT.stackName, template: manifest.name },
+    const rendered = renderStack({
+      template: { ...manifest, compose },
+      context: SAMPLE_CONTEXT,
+      params,
+      ceiling: { cpus: 1024, memoryMb: 1024 * 1024, pids: DEFAULT_PIDS_LIMIT },
+      router: SAMPLE_ROUTER,
+      attribute: false,
     });
-    for (const message of hardened.problems) add(COMPOSE_FILE, message);
+    for (const message of rendered.problems) add(COMPOSE_FILE, message);
   }
   if (problems.length > 0) return { problems };
   return { template: deepFreeze({ ...manifest, compose }), problems };

@@ -2,7 +2,8 @@
  * A real PocketBase for a jest suite: fresh temp data dir, this project's migrations, a superuser,
  * and an admin SDK client (a separate client from the daemon's, as a person in the admin UI would be).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type PocketBase from 'pocketbase';
@@ -10,7 +11,7 @@ import { systemClock, type Clock } from '../../src/clock.js';
 import { silentLogger, type Logger } from '../../src/logging/logger.js';
 import { Redactor } from '../../src/logging/redactor.js';
 import { connectPocketBase, createPocketBaseClient } from '../../src/pocketbase/client.js';
-import { startPocketBase, type PocketBaseServer } from '../../src/pocketbase/server-process.js';
+import { defaultPocketBaseBinary, startPocketBase, type PocketBaseServer } from '../../src/pocketbase/server-process.js';
 
 export interface TestPocketBase {
   server: PocketBaseServer;
@@ -56,4 +57,31 @@ export async function daemonClient(
     clock: options.clock ?? systemClock,
     ...(options.autoRefreshThresholdSeconds === undefined ? {} : { autoRefreshThresholdSeconds: options.autoRefreshThresholdSeconds }),
   });
+}
+
+/**
+ * `pocketbase migrate down <count>` on a stopped server's data dir, as an operator rolls back.
+ * Resolves with the command's output; rejects on a non-zero exit.
+ */
+export function migrateDown(dataDir: string, migrationsDir: string, count: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const p = spawn(defaultPocketBaseBinary(), [
+      'migrate',
+      'down',
+      String(count),
+      `--dir=${dataDir}`,
+      `--migrationsDir=${migrationsDir}`,
+      '--automigrate=false',
+    ]);
+    let text = '';
+    p.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (text += d.toString()));
+    p.stdin.end('y\n');
+    p.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${String(code)}: ${text}`))));
+  });
+}
+
+/** The migration files PocketBase loads from `dir` (SPEC: `*.js`), sorted as it applies them. */
+export async function migrationFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.endsWith('.js')).sort();
 }

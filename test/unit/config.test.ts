@@ -106,6 +106,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...minimal, HTTP_ADDR: '[::1]:9000' }).http).toEqual({ host: '::1', port: 9000 });
   });
 
+  it('DEFAULT_HOST_TEMPLATE: {stack}.{domain} by default; a template that cannot make host names stops start-up', () => {
+    expect(loadConfig(minimal).defaultHostTemplate).toBe('{stack}.{domain}');
+    expect(loadConfig({ ...minimal, DEFAULT_HOST_TEMPLATE: '{stack}-{tenant}.apps.example.test' }).defaultHostTemplate).toBe('{stack}-{tenant}.apps.example.test');
+    expect(problemsOf({ ...minimal, DEFAULT_HOST_TEMPLATE: '{tenant}.example.test' })).toEqual([
+      'DEFAULT_HOST_TEMPLATE must contain {stack}, or every stack would get the same host, got "{tenant}.example.test"',
+    ]);
+  });
+
   it('is documented: .env.example and the README list every variable', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

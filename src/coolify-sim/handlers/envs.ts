@@ -43,7 +43,7 @@ function applyFlags(env: SimEnvVar, body: Record<string, unknown>): void {
 
 export const listEnvs: Handler = (ctx) => {
   const service = findService(ctx);
-  return json(200, service.envs.map((e) => envRow(service, e, ctx.principal.sensitive)));
+  return json(200, service.envs.map((e) => envRow(ctx.state, service, e, ctx.principal.sensitive)));
 };
 
 export const createEnv: Handler = (ctx) => {
@@ -57,7 +57,7 @@ export const createEnv: Handler = (ctx) => {
   const env = ctx.state.newEnv(key, typeof body.value === 'string' ? body.value : null, ctx.now);
   applyFlags(env, body);
   service.envs.push(env);
-  return json(201, envRow(service, env, ctx.principal.sensitive));
+  return json(201, envRow(ctx.state, service, env, ctx.principal.sensitive));
 };
 
 /** Identifies the variable by `key`; always sets `value`, so omitting it nulls the value. */
@@ -70,7 +70,7 @@ export const updateEnv: Handler = (ctx) => {
   env.value = typeof body.value === 'string' ? body.value : null;
   applyFlags(env, body);
   env.updatedAt = ctx.now;
-  return json(201, envRow(service, env, ctx.principal.sensitive));
+  return json(201, envRow(ctx.state, service, env, ctx.principal.sensitive));
 };
 
 /** `updateOrCreate` by key; the first invalid item answers 422 with earlier items already saved. */
@@ -94,7 +94,7 @@ export const bulkEnvs: Handler = (ctx) => {
     env.updatedAt = ctx.now;
     saved.push(env);
   }
-  return json(201, saved.map((e) => envRow(service, e, ctx.principal.sensitive)));
+  return json(201, saved.map((e) => envRow(ctx.state, service, e, ctx.principal.sensitive)));
 };
 
 export const deleteEnv: Handler = (ctx) => {

@@ -266,7 +266,7 @@ describe('connectPocketBase', () => {
     });
     let client: PocketBase | undefined;
     void connecting.then((c) => (client = c));
-    await driveUntil(clock, 1000, () => capture.lines.filter((l) => l.includes('retrying authentication')).length >= 2);
+    await driveUntil(clock, 1000, () => capture.lines.filter((l) => l.includes('PocketBase sign-in failed, retrying')).length >= 2);
     await pb.server.start();
     await driveUntil(clock, 1000, () => client);
     expect(client?.authStore.isSuperuser).toBe(true);

@@ -2,13 +2,12 @@
  * The migrations produce exactly the SPEC §2 schema, read back from a real PocketBase through
  * GET /api/collections, and PocketBase enforces its constraints. Also: the down migration reverts.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ClientResponseError } from 'pocketbase';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { defaultPocketBaseBinary, projectRoot, startPocketBase } from '../../../src/pocketbase/server-process.js';
-import { adminClient, startTestPocketBase, type TestPocketBase } from '../../helpers/pocketbase.js';
+import { projectRoot, startPocketBase } from '../../../src/pocketbase/server-process.js';
+import { adminClient, migrateDown, migrationFiles, startTestPocketBase, type TestPocketBase } from '../../helpers/pocketbase.js';
 import { createPlan, createStack, createTenant, uniqueName } from '../../helpers/pb-fixtures.js';
 import { join } from 'node:path';
 
@@ -23,6 +22,8 @@ const SCHEMA: Record<string, FieldSpec[]> = {
     ['cpu_limit', 'number', true, { onlyInt: false }],
     ['memory_mb', 'number', true, { onlyInt: true, min: 1 }],
     ['allowed_templates', 'json', false],
+    ['pids_limit', 'number', false, { onlyInt: true, min: 0 }],
+    ['delete_retention_days', 'number', false, { onlyInt: false, min: 0 }],
   ],
   tenants: [
     ['name', 'text', false],
@@ -32,6 +33,7 @@ const SCHEMA: Record<string, FieldSpec[]> = {
     ['plan', 'relation', true, { maxSelect: 1, cascadeDelete: false, collectionName: 'plans' }],
     ['router_api_key', 'text', false, { hidden: true }],
     ['coolify_server_uuid', 'text', false],
+    ['paused', 'bool', false],
     ['coolify_project_uuid', 'text', false],
     ['sync_status', 'select', false, { values: ['pending', 'ready', 'suspended', 'deleting', 'deleted', 'error'], maxSelect: 1 }],
     ['sync_message', 'text', false],
@@ -44,6 +46,8 @@ const SCHEMA: Record<string, FieldSpec[]> = {
     ['params', 'json', false],
     ['domains', 'json', false],
     ['desired_status', 'select', true, { values: ['running', 'stopped', 'deleted'], maxSelect: 1 }],
+    ['paused', 'bool', false],
+    ['restart_requested_at', 'date', false],
     [
       'status',
       'select',
@@ -56,6 +60,7 @@ const SCHEMA: Record<string, FieldSpec[]> = {
     ['applied_hash', 'text', false],
     ['observed_at', 'date', false],
     ['delete_after', 'date', false],
+    ['restarted_at', 'date', false],
   ],
   reconcile_events: [
     ['subject', 'text', false],
@@ -149,6 +154,24 @@ describe('migrations: schema as read back through /api/collections', () => {
     },
   );
 
+  it.each(Object.keys(SCHEMA))('%s: every field has a help text; daemon fields say not to edit them', (name) => {
+    for (const f of collection(name).fields) {
+      // PocketBase 0.39's autodate fields have no help text.
+      if (['id', 'created', 'updated'].includes(f.name)) continue;
+      expect([f.name, typeof f.help === 'string' && f.help.length > 0]).toEqual([f.name, true]);
+    }
+    const daemonFields: Record<string, string[]> = {
+      tenants: ['coolify_project_uuid', 'sync_status', 'sync_message', 'synced_at'],
+      stacks: ['status', 'status_message', 'coolify_service_uuid', 'template_version', 'applied_hash', 'observed_at', 'delete_after', 'restarted_at'],
+    };
+    for (const f of collection(name).fields) {
+      const isDaemon = (daemonFields[name] ?? []).includes(f.name);
+      if (name !== 'reconcile_events' && !['id', 'created', 'updated'].includes(f.name)) {
+        expect([f.name, String(f.help).includes('do not edit')]).toEqual([f.name, isDaemon]);
+      }
+    }
+  });
+
   it.each(Object.keys(SCHEMA))('%s has created/updated autodate fields', (name) => {
     const fields = collection(name).fields;
     const created = fields.find((f) => f.name === 'created');
@@ -240,21 +263,7 @@ describe('migrations: down', () => {
     await createPlan(pb.admin, { name: uniqueName('down') });
     await pb.server.stop();
     const migrationsDir = join(projectRoot(), 'pocketbase', 'pb_migrations');
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(defaultPocketBaseBinary(), [
-        'migrate',
-        'down',
-        '1',
-        `--dir=${pb.server.dataDir}`,
-        `--migrationsDir=${migrationsDir}`,
-        '--automigrate=false',
-      ]);
-      let text = '';
-      p.stdout.on('data', (d: Buffer) => (text += d.toString()));
-      p.stderr.on('data', (d: Buffer) => (text += d.toString()));
-      p.stdin.end('y\n');
-      p.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${String(code)}: ${text}`))));
-    });
+    const out = await migrateDown(pb.server.dataDir, migrationsDir, (await migrationFiles(migrationsDir)).length);
     expect(out).toContain('Reverted');
 
     // `serve` applies pending migrations, so look at the reverted database with no migrations dir.

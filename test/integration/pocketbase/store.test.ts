@@ -159,7 +159,8 @@ describe('reads', () => {
     expect(s.desiredStatus).toBe('stopped');
     expect(s.status).toBe('');
     expect(s.observedAt).toBeNull();
-    expect(s.problems).toHaveLength(5);
+    // The five bad values, and the three fields the record lacks (tenant_id, name, template).
+    expect(s.problems).toHaveLength(8);
     expect(s.problems.join(' ')).not.toContain('secret-value-123');
     expect(parseStack(null).problems).toContain('stack record is not a JSON object');
   });

@@ -22,11 +22,11 @@ beforeAll(async () => {
 
 const plan: Plan = {
   id: 'plan1', name: 'starter', maxStacks: 50, cpuLimit: 1, memoryMb: 1024,
-  allowedTemplates: ['telegram-bot'], created: NOW - 1000, updated: NOW - 1000, problems: [],
+  allowedTemplates: ['telegram-bot'], pidsLimit: 0, deleteRetentionDays: 0, created: NOW - 1000, updated: NOW - 1000, problems: [],
 };
 const tenant: Tenant = {
   id: 'tenant1', name: 'T', slug: 'acme', domain: 'acme.example.com', status: 'active', planId: 'plan1',
-  routerApiKey: 'rk-secret-1', coolifyServerUuid: '', coolifyProjectUuid: 'proj1', syncStatus: 'ready',
+  routerApiKey: 'rk-secret-1', coolifyServerUuid: '', paused: false, coolifyProjectUuid: 'proj1', syncStatus: 'ready',
   syncMessage: '', syncedAt: NOW, created: NOW - 1000, updated: NOW - 1000, problems: [],
 };
 
@@ -34,8 +34,8 @@ function stack(id: string, over: Partial<Stack> = {}): Stack {
   return {
     id, tenantId: 'tenant1', name: `s-${id}`, template: 'telegram-bot',
     params: { TELEGRAM_BOT_TOKEN: '123456789:AAHsecretBotTokenValue0123456789abc' }, domains: [],
-    desiredStatus: 'running', status: 'running', statusMessage: '', coolifyServiceUuid: `svc-${id}`,
-    templateVersion: '1.0.0', appliedHash: '', observedAt: NOW, deleteAfter: null,
+    desiredStatus: 'running', paused: false, restartRequestedAt: null, status: 'running', statusMessage: '', coolifyServiceUuid: `svc-${id}`,
+    templateVersion: '1.0.0', appliedHash: '', observedAt: NOW, deleteAfter: null, restartedAt: null,
     created: NOW - 500, updated: NOW - 500, problems: [], ...over,
   };
 }

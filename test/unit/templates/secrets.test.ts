@@ -4,8 +4,12 @@
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { validateTemplates } from '../../../src/commands/templates.js';
+import { load } from 'js-yaml';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decideStack } from '../../../src/templates/decide-stack.js';
-import type { TemplateCatalog } from '../../../src/templates/template-catalog.js';
+import { catalogOf, templateFromSources, type TemplateCatalog } from '../../../src/templates/template-catalog.js';
 import type { StackDecision } from '../../../src/templates/types.js';
 import { FIXTURE_CATALOG_DIR, input, loadFixtureCatalog, loadShippedCatalog, plan, ROUTER_KEY, SHIPPED_DIR, stack, tenant } from './fixtures.js';
 
@@ -80,6 +84,40 @@ describe('secret values', () => {
       for (const example of ['sample-password-123', '0123456789abcdef0123456789abcdef', 'sk-sample0123456789abcdef', 'ProbeExample1', 'sample-router-key']) {
         expect(text).not.toContain(example);
       }
+    }
+  });
+});
+
+describe('an optional secret param left empty', () => {
+  const manifest = 'name: opt\nversion: 1.0.0\ndescription: t\nparams:\n  - { name: HOOK, type: string, secret: true }\n';
+  const compose = 'services:\n  app:\n    image: alpine:3.20\n    environment:\n      HOOK: ${HOOK}\n      OTHER: x\n  side:\n    image: alpine:3.20\n    environment:\n      - HOOK_COPY=${HOOK}\n';
+
+  it('leaves its environment entries out (Compose would fill them from the host) and says so in templates validate', async () => {
+    const loaded = templateFromSources('opt', manifest, compose);
+    expect(loaded.problems).toEqual([]);
+    const catalog = catalogOf('/t', [loaded.template!]);
+    const decide = (params: Record<string, unknown>) =>
+      decideStack(catalog, input({ plan: plan({ allowedTemplates: ['opt'] }), stack: stack({ template: 'opt', params }) }));
+    const unset = decide({});
+    if (unset.kind !== 'apply') throw new Error(unset.message);
+    const doc = load(unset.composeYaml) as { services: { app: { environment: unknown }; side: { environment: unknown } } };
+    expect(doc.services.app.environment).toEqual({ OTHER: 'x' });
+    expect(doc.services.side.environment).toEqual([]);
+    expect(unset.env.map((e) => e.key)).not.toContain('HOOK');
+    const set = decide({ HOOK: 'hook-value' });
+    if (set.kind !== 'apply') throw new Error(set.message);
+    expect((load(set.composeYaml) as { services: { app: { environment: unknown } } }).services.app.environment).toEqual({ HOOK: '${HOOK}', OTHER: 'x' });
+
+    const dir = await mkdtemp(join(tmpdir(), 'cf-opt-'));
+    try {
+      await mkdir(join(dir, 'opt'));
+      await writeFile(join(dir, 'opt', 'template.yaml'), manifest);
+      await writeFile(join(dir, 'opt', 'compose.yaml'), compose);
+      const out: string[] = [];
+      expect(await validateTemplates(dir, { out: (l) => out.push(l), err: (l) => out.push(l) })).toBe(0);
+      expect(out.join('\n')).toMatch(/note: optional secret HOOK: a stack that leaves it empty gets no \$\{HOOK\} environment entries/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
