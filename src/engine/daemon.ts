@@ -7,6 +7,8 @@
  * in-process with their own clock, Coolify client or logger; `stop()` lets in-flight reconciles
  * finish within one shutdown deadline.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type PocketBase from 'pocketbase';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -46,6 +48,8 @@ import { engineSettings } from './settings.js';
 import { catalogPolicy } from './policy.js';
 import type { Priority } from './ports.js';
 import { gatedCoolify, SendGate } from './send-gate.js';
+import { LeaderElector, type LeaseTimings } from '../leader/elector.js';
+import { PocketBaseLeaseStore } from '../leader/lease-store.js';
 
 export interface DaemonDeps {
   clock?: Clock;
@@ -83,6 +87,8 @@ export interface DaemonDeps {
   shutdownDeadlineMs?: number;
   /** Told the HTTP server's URL as soon as it listens (before PocketBase sign-in). */
   onListening?: (url: string) => void;
+  /** The leader lease: this daemon's identity (default LEASE_IDENTITY, else host name + random) and timings (default 15/10/2 s). */
+  lease?: { identity?: string; timings?: LeaseTimings };
 }
 
 export interface Daemon {
@@ -103,6 +109,10 @@ export interface Daemon {
   role(): DaemonRole;
   /** Names of the runnables running now, in start order. */
   runnables(): string[];
+  /** Resolves once the daemon has stopped: by stop(), or by itself when it lost the lease. */
+  done: Promise<void>;
+  /** Why the daemon stopped by itself (the lease was lost), else undefined. */
+  lostLease(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -124,10 +134,12 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   const metrics = deps.metrics ?? new Metrics({ processMetrics: true });
   const shutdownDeadlineMs = deps.shutdownDeadlineMs ?? 30_000;
   const manager = new Manager({ clock, logger, shutdownDeadlineMs });
-  // Nothing reaches Coolify unless this daemon leads (and, later, holds a renewed lease).
+  // Nothing reaches Coolify unless this daemon holds a renewed lease.
   const gate = new SendGate();
   let stopped = false;
-  const role = (): DaemonRole => (stopped ? 'stopped' : manager.leading ? 'leader' : 'standby');
+  // Whether this daemon holds a renewed lease (the elector, once it exists, answers).
+  let holding: () => boolean = () => false;
+  const role = (): DaemonRole => (stopped ? 'stopped' : holding() ? 'leader' : 'standby');
 
   // Readiness checks, filled in as the parts come to exist: /readyz reads this object per request.
   // The cause of the last failed PocketBase sign-in, until one succeeds.
@@ -456,11 +468,8 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       : coolifyHealth,
   );
 
-  gate.open();
-  await manager.startLeading();
-  metrics.setLeader(true);
-  logger.info('daemon started', { version: packageVersion(), http: url, concurrency: config.reconcileConcurrency, role: role() });
-
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -471,10 +480,41 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       metrics.setLeader(false);
       pbFeed.realtime.unsubscribe().catch(() => undefined);
       logger.info('stopped');
-    })().catch((e: unknown) => {
-      logger.error('error while stopping', { error: errorMessage(e) });
-      throw e;
-    }));
+    })()
+      .catch((e: unknown) => {
+        logger.error('error while stopping', { error: errorMessage(e) });
+        throw e;
+      })
+      .finally(resolveDone));
+
+  let lost: string | undefined;
+  let leading: Promise<void> | undefined;
+  const election: LeaderElector = new LeaderElector({
+    store: new PocketBaseLeaseStore(pbStore),
+    clock,
+    logger,
+    identity: deps.lease?.identity ?? config.leaseIdentity ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
+    ...(deps.lease?.timings ? { timings: deps.lease.timings } : {}),
+    onStartedLeading: () => {
+      // Every request from now on asks the lease whether its renew deadline has passed.
+      gate.open(() => election.holding());
+      metrics.setLeader(true);
+      leading = manager.startLeading();
+    },
+    onStoppedLeading: (reason) => {
+      // Writes stopped already (the gate asks the lease); now stop everything, like client-go's
+      // callers do, and let the supervisor start a fresh standby.
+      gate.close(`the lease was lost: ${reason}`);
+      metrics.setLeader(false);
+      lost = reason;
+      void stop().catch(() => undefined);
+    },
+  });
+  holding = () => election.holding();
+  manager.add({ name: 'leader-election', needsLeadership: false, start: () => election.start(), stop: () => election.stop() });
+  await manager.start();
+  await leading;
+  logger.info('daemon started', { version: packageVersion(), http: url, concurrency: config.reconcileConcurrency, role: role() });
 
   return {
     url,
@@ -485,7 +525,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     logger,
     redactor,
     envChecker,
-    resync: () => (manager.leading ? drift.run() : Promise.resolve(undefined)),
+    resync: () => (election.holding() ? drift.run() : Promise.resolve(undefined)),
     readiness: async () => {
       const out: { check: string; message: string }[] = [];
       for (const [check, fn] of Object.entries(readiness)) {
@@ -498,6 +538,8 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     },
     role,
     runnables: () => manager.running,
+    done,
+    lostLease: () => lost,
     stop,
   };
 }

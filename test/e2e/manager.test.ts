@@ -35,7 +35,7 @@ describe('HTTP before PocketBase', () => {
     await h.pb.server.start();
     const daemon = await starting;
     expect(daemon.role()).toBe('leader');
-    expect(daemon.runnables()).toEqual(['http', 'queue-workers', 'change-feed', 'drift-resync', 'env-checks', 'event-pruning', 'coolify-access-check']);
+    expect(daemon.runnables()).toEqual(['http', 'queue-workers', 'change-feed', 'drift-resync', 'env-checks', 'event-pruning', 'coolify-access-check', 'leader-election']);
     expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^cf_leader 1$/m);
   }, 60_000);
 });
