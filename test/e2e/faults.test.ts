@@ -1,12 +1,14 @@
 /**
  * The engine under real faults (issue 9): a create Coolify refuses for a server that does not
  * exist fails that stack alone, backs off and escalates instead of looping between the tenant and
- * its stacks, while another tenant converges meanwhile.
+ * its stacks, while another tenant converges meanwhile; orphans already retiring cannot dilute the
+ * orphan guard.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { formatServiceMarker, withMarkerTokens } from '../../src/coolify/markers.js';
 import { createPlan, createStack, createTenant } from '../helpers/pb-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
-import { BOT_TOKEN, startHarness, type Harness } from './harness.js';
+import { BOT_TOKEN, changeOffline, simStatus, startHarness, type Harness } from './harness.js';
 
 const LIMIT = 600;
 
@@ -56,5 +58,55 @@ describe('a tenant whose coolify_server_uuid names no server', () => {
       expect(h.servicesOf(s.id)).toHaveLength(0);
     }
     expect(h.servicesOf(other.id)).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('the orphan guard with many orphans already retiring', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // Retiring orphans wait an hour: they stay in Coolify, stopped, for the whole test.
+    h = await startHarness({ env: { DELETE_RETENTION_SECONDS: '3600' }, deps: { envChecksPerMinute: 0 } });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  it('is not diluted: a restore that loses 3 of 10 live stacks is refused although 20 more services are retiring', async () => {
+    const plan = await createPlan(h.admin, { max_stacks: 20 });
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const stacks = [];
+    for (let i = 0; i < 10; i++) stacks.push(await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } }));
+    for (const s of stacks) await h.waitStack(s.id, (r) => r.status === 'running', 60_000);
+    // Twenty orphans of stacks deleted long ago, marked an hour ago and stopped.
+    const projectUuid = String((await h.tenant(tenant.id)).coolify_project_uuid);
+    const markedAt = new Date(Date.now() - 3_600_000).toISOString();
+    for (let i = 0; i < 20; i++) {
+      const stackId = `gone${String(i).padStart(11, '0')}`;
+      await h.coolify.createService({
+        name: `old-${i}`,
+        description: withMarkerTokens(formatServiceMarker({ stackId, tenantId: tenant.id }), { 'orphaned-at': markedAt }),
+        projectUuid,
+        environmentName: 'production',
+        serverUuid: h.sim.serverUuid,
+        composeYaml: 'services:\n  app:\n    image: nginx:1.27\n',
+      });
+    }
+    await h.daemon!.resync();
+    await h.daemon!.queue.onIdle();
+
+    // A restore from a backup that lacks three of the ten live stacks (no delete events).
+    const lost = stacks.slice(0, 3);
+    await changeOffline(h, lost.map((s) => `app.delete(app.findRecordById('stacks', '${s.id}'));`).join('\n'));
+    await waitFor(async () => /cf_guard_refusals_total\{guard="orphan-ratio"\} [1-9]/.test(await h.daemon!.metrics.text()), 30_000, {
+      what: 'the orphan-ratio guard to refuse',
+    });
+    // Several resyncs later, the three services still run, unmarked.
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    for (const s of lost) {
+      const [service] = h.servicesOf(s.id);
+      expect(simStatus(service)).toBe('running');
+      expect(service?.description).not.toContain('orphaned-at');
+    }
+    expect(h.logs.some((l) => l.includes('3 of 10 live managed services would become orphans'))).toBe(true);
   }, 120_000);
 });
