@@ -3,6 +3,7 @@
  * does not hold yet (taken before that stack existed, it may lack older stacks that outrank it).
  */
 import { describe, expect, it } from '@jest/globals';
+import { ManualClock } from '../../../src/clock.js';
 import { PeerListing } from '../../../src/engine/peer-listing.js';
 import type { StorePort } from '../../../src/engine/ports.js';
 import type { Stack, Tenant } from '../../../src/pocketbase/types.js';
@@ -23,7 +24,7 @@ function fakeStore(): { store: StorePort; stacks: Stack[]; listings: () => numbe
 }
 
 describe('PeerListing', () => {
-  const clock = { now: () => 1_000 };
+  const clock = new ManualClock(1_000);
 
   it('serves reconciles within its age from one listing', async () => {
     const f = fakeStore();
