@@ -50,7 +50,7 @@ function converged(id: string, over: Partial<Stack> = {}): { stack: Stack; servi
     stack: s,
     service: {
       uuid: s.coolifyServiceUuid, name: `acme-${s.name}`, description: formatServiceMarker({ stackId: id, tenantId: 'tenant1' }),
-      environmentId: 1, status: 'running:healthy', dockerComposeRaw: decision.composeYaml,
+      environmentId: 1, status: 'running:healthy', composeDigest: policy.composeDigest(decision.composeYaml),
       marker: { tenantId: 'tenant1', stackId: id, extra: {} }, projectUuid: 'proj1', environmentName: 'production',
     },
   };
@@ -84,7 +84,7 @@ describe('planDrift', () => {
     const crashed = converged('crashed');
     crashed.service.status = 'exited';
     const edited = converged('edited');
-    edited.service.dockerComposeRaw = 'services:\n  bot:\n    image: evil:1\n';
+    edited.service.composeDigest = policy.composeDigest('services:\n  bot:\n    image: evil:1\n');
     const missing = converged('missing');
     const stale = converged('stale');
     stale.stack.coolifyServiceUuid = '';
