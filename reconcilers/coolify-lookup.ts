@@ -67,7 +67,10 @@ export async function findStackService(coolify: CoolifyApi, stackId: string, sto
  * then the lowest uuid, only so the choice is deterministic. A service without `created_at`
  * counts as younger than any with one.
  */
-export function pickKeeper<S extends CoolifyService>(services: readonly S[], storedUuid: string): S | undefined {
+export function pickKeeper<S extends Pick<CoolifyService, 'uuid' | 'status' | 'description' | 'createdAt'>>(
+  services: readonly S[],
+  storedUuid: string,
+): S | undefined {
   const rank = (s: S) =>
     s.uuid === storedUuid ? 0 : s.status.startsWith('running') ? 1 : parseMarker(s.description)?.extra['orphaned-at'] === undefined ? 2 : 3;
   const age = (s: S) => s.createdAt ?? Infinity;

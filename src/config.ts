@@ -18,6 +18,8 @@ export interface Config {
   reconcileConcurrency: number;
   resyncIntervalSeconds: number;
   statusPollSeconds: number;
+  /** Each managed service's env vars are read once in this period, spread evenly (SPEC §5). */
+  envCheckIntervalSeconds: number;
   deleteRetentionSeconds: number;
   eventsRetentionDays: number;
   routerBaseUrl: string;
@@ -50,6 +52,7 @@ export const CONFIG_VARIABLES = [
   'RECONCILE_CONCURRENCY',
   'RESYNC_INTERVAL_SECONDS',
   'STATUS_POLL_SECONDS',
+  'ENV_CHECK_INTERVAL_SECONDS',
   'DELETE_RETENTION_SECONDS',
   'EVENTS_RETENTION_DAYS',
   'ROUTER_BASE_URL',
@@ -140,6 +143,7 @@ export function loadConfig(env: Env): Config {
     reconcileConcurrency: int('RECONCILE_CONCURRENCY', 4, 1, 64),
     resyncIntervalSeconds: int('RESYNC_INTERVAL_SECONDS', 300, 1),
     statusPollSeconds: int('STATUS_POLL_SECONDS', 15, 1),
+    envCheckIntervalSeconds: int('ENV_CHECK_INTERVAL_SECONDS', 3600, 1),
     deleteRetentionSeconds: int('DELETE_RETENTION_SECONDS', 604800, 0),
     eventsRetentionDays: int('EVENTS_RETENTION_DAYS', 30, 1),
     routerBaseUrl: url('ROUTER_BASE_URL', 'https://router.cloudfreedom.de'),

@@ -112,6 +112,29 @@ export class SimState {
   /** Coolify's shared variables; tests seed them through `SimEdits.setSharedVariable`. */
   sharedVariables: SimSharedVariable[] = [];
   #ids = new Map<string, number>();
+  /**
+   * Lookup indexes over the public arrays, rebuilt when an array was replaced or changed length
+   * (rows are only ever pushed or filtered out, and keys never change), so a simulator holding
+   * 10,000 services answers a lookup without scanning them all.
+   */
+  #indexes = new Map<string, { of: unknown[]; length: number; map: Map<string | number, unknown> }>();
+
+  #lookup<T>(name: string, rows: T[], key: (row: T) => string | number, value: string | number): T | undefined {
+    let index = this.#indexes.get(name);
+    if (index && index.of === rows && index.length < rows.length) {
+      // Rows pushed since: indexed incrementally (a replaced array or a shorter one is rebuilt).
+      for (let i = index.length; i < rows.length; i++) if (!index.map.has(key(rows[i]!))) index.map.set(key(rows[i]!), rows[i]);
+      index.length = rows.length;
+    }
+    if (!index || index.of !== rows || index.length !== rows.length) {
+      const map = new Map<string | number, unknown>();
+      // First row wins, as `find` would.
+      for (let i = rows.length - 1; i >= 0; i--) map.set(key(rows[i]!), rows[i]);
+      index = { of: rows, length: rows.length, map };
+      this.#indexes.set(name, index);
+    }
+    return index.map.get(value) as T | undefined;
+  }
 
   /** Auto-increment ids per table, like the database's. */
   /** A fresh env var row with Coolify's defaults (not literal, not multiline, shown). */
@@ -142,11 +165,11 @@ export class SimState {
   }
 
   project(uuid: string): SimProject | undefined {
-    return this.projects.find((p) => p.uuid === uuid);
+    return this.#lookup('project.uuid', this.projects, (p) => p.uuid, uuid);
   }
 
   projectById(id: number): SimProject | undefined {
-    return this.projects.find((p) => p.id === id);
+    return this.#lookup('project.id', this.projects, (p) => p.id, id);
   }
 
   environmentsOf(projectId: number): SimEnvironment[] {
@@ -154,7 +177,7 @@ export class SimState {
   }
 
   environmentById(id: number): SimEnvironment | undefined {
-    return this.environments.find((e) => e.id === id);
+    return this.#lookup('environment.id', this.environments, (e) => e.id, id);
   }
 
   /** Exact name match first, then uuid (notes §3). */
@@ -176,7 +199,7 @@ export class SimState {
   }
 
   service(uuid: string): SimService | undefined {
-    return this.services.find((s) => s.uuid === uuid);
+    return this.#lookup('service.uuid', this.services, (s) => s.uuid, uuid);
   }
 
   servicesIn(environmentId: number): SimService[] {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parseMarker, type ParsedMarker } from './markers.js';
 import type { CoolifyApi, CoolifyEnvironment, CoolifyProject, CoolifyService } from './types.js';
 
@@ -7,14 +8,23 @@ import type { CoolifyApi, CoolifyEnvironment, CoolifyProject, CoolifyService } f
  * `GET /services` carries no project uuid, only `environment_id` (notes §5.1); the map from
  * environment id to project comes from `GET /projects/{uuid}`, which is fetched only for projects
  * not seen before. An environment never moves between projects, so a steady state costs exactly
- * two calls: `GET /projects` and `GET /services`.
+ * two calls: `GET /projects` and `GET /services` (one, `GET /services`, for a services-only pass).
+ *
+ * Memory: a snapshot keeps per service only what decisions read (ids, marker, status, a digest of
+ * the compose), never the compose text: 10,000 composes would otherwise stay in the heap between
+ * passes. The digest is recomputed only for a service whose compose text changed since last pass.
  */
 
 export interface ManagedProject extends CoolifyProject {
   marker: ParsedMarker;
 }
 
-export interface ManagedService extends CoolifyService {
+export interface ManagedService extends Omit<CoolifyService, 'dockerComposeRaw'> {
+  /**
+   * `composeDigest` of the compose Coolify stores (equal digests = equal composes after Coolify's
+   * rewrites); undefined without read:sensitive or when the text does not parse.
+   */
+  composeDigest: string | undefined;
   marker: ParsedMarker & { stackId: string };
   /** Project the service lives in; undefined when its environment is in no listed project. */
   projectUuid: string | undefined;
@@ -40,17 +50,33 @@ interface EnvInfo {
   name: string;
 }
 
+/** Structural digest of a compose text (e.g. the template policy's `composeDigest`). */
+export type ComposeDigest = (composeYaml: string) => string | undefined;
+
+export interface InventoryOptions {
+  now?: () => number;
+  /** Digest of a stored compose; without it, a snapshot carries no compose information. */
+  composeDigest?: ComposeDigest;
+}
+
 export class CoolifyInventory {
   readonly #api: CoolifyApi;
   readonly #now: () => number;
+  readonly #digest: ComposeDigest | undefined;
   /** Environments per project uuid, as last fetched. */
   #environments = new Map<string, CoolifyEnvironment[]>();
   /** Environment ids no project explained last time; not worth a refresh again. */
   #unresolved = new Set<number>();
+  /** The last `GET /projects`, reused by services-only passes. */
+  #projects: CoolifyProject[] | undefined;
+  /** service uuid → sha-256 of its compose text and that text's digest, from the last pass. */
+  #digests = new Map<string, { text: string; digest: string | undefined }>();
 
-  constructor(api: CoolifyApi, now: () => number = Date.now) {
+  constructor(api: CoolifyApi, options: InventoryOptions | (() => number) = {}) {
+    const o = typeof options === 'function' ? { now: options } : options;
     this.#api = api;
-    this.#now = now;
+    this.#now = o.now ?? Date.now;
+    this.#digest = o.composeDigest;
   }
 
   /** Forgets cached environments, e.g. after an environment was created by hand. */
@@ -59,9 +85,16 @@ export class CoolifyInventory {
     else this.#environments.delete(projectUuid);
   }
 
-  async observe(): Promise<InventorySnapshot> {
-    const [projects, services] = await Promise.all([this.#api.listProjects(), this.#api.listServices()]);
+  /**
+   * One pass. `servicesOnly` lists services alone (one call) and reuses the last project listing,
+   * for watching statuses change; the first pass always lists both.
+   */
+  async observe(options: { servicesOnly?: boolean } = {}): Promise<InventorySnapshot> {
+    // The time the lists were asked for: nothing that happened before it can be missing from them.
     const observedAt = this.#now();
+    const cached = options.servicesOnly ? this.#projects : undefined;
+    const [projects, services] = await Promise.all([cached ?? this.#api.listProjects(), this.#api.listServices()]);
+    this.#projects = projects;
 
     const listed = new Set(projects.map((p) => p.uuid));
     for (const uuid of this.#environments.keys()) if (!listed.has(uuid)) this.#environments.delete(uuid);
@@ -95,15 +128,19 @@ export class CoolifyInventory {
     );
 
     const servicesByStack = new Map<string, ManagedService[]>();
+    const digests = new Map<string, { text: string; digest: string | undefined }>();
     for (const { service, marker } of managed) {
       const env = envs.get(service.environmentId);
+      const { dockerComposeRaw, ...rest } = service;
       push(servicesByStack, marker.stackId, {
-        ...service,
+        ...rest,
+        composeDigest: this.#composeDigest(service.uuid, dockerComposeRaw, digests),
         marker,
         projectUuid: env?.projectUuid,
         environmentName: env?.name,
       });
     }
+    this.#digests = digests;
 
     return {
       projectsByTenant,
@@ -113,6 +150,20 @@ export class CoolifyInventory {
       foreign: { projects: foreignProjects, services: foreignServices },
       observedAt,
     };
+  }
+
+  /** The compose's digest, reusing last pass's when the text is unchanged (parsing YAML is the cost). */
+  #composeDigest(
+    uuid: string,
+    raw: string | undefined,
+    next: Map<string, { text: string; digest: string | undefined }>,
+  ): string | undefined {
+    if (raw === undefined || !this.#digest) return undefined;
+    const text = createHash('sha256').update(raw).digest('base64');
+    const last = this.#digests.get(uuid);
+    const digest = last?.text === text ? last.digest : this.#digest(raw);
+    next.set(uuid, { text, digest });
+    return digest;
   }
 
   /**

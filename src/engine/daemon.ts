@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { CoolifyClient, type CoolifyResponseInfo } from '../coolify/client.js';
 import { CoolifyInventory } from '../coolify/inventory.js';
+import { SharedCoolifyView } from '../coolify/shared-view.js';
 import { RateLimiter } from '../coolify/rate-limiter.js';
 import type { CoolifyApi } from '../coolify/types.js';
 import { startHttpServer, type RunningHttpServer } from '../daemon/http-server.js';
@@ -49,7 +50,8 @@ export interface DaemonDeps {
   /** Uniform [0, 1) for resync jitter. */
   random?: () => number;
   /**
-   * Env-var checks per rate window; default a quarter of COOLIFY_RATE_LIMIT_PER_MINUTE; 0 disables.
+   * Most env-var checks per rate window; default a quarter of COOLIFY_RATE_LIMIT_PER_MINUTE; 0 disables.
+   * The checks are spread over ENV_CHECK_INTERVAL_SECONDS, so this is only the ceiling.
    * (Named per minute because the window is a minute unless `rateWindowMs` shortens it.)
    */
   envChecksPerMinute?: number;
@@ -179,11 +181,12 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     queue.add(key, { priority });
   };
 
-  const inventory = new CoolifyInventory(coolify, () => clock.now());
+  // One observation of Coolify for the resync and every reconcile (see shared-view.ts).
+  const view = new SharedCoolifyView(new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }), () => clock.now());
   const memory = newEngineMemory();
   const drift = new DriftResync({
     store,
-    inventory,
+    inventory: view,
     policy,
     clock,
     logger,
@@ -224,6 +227,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     coolify,
     clock,
     logger,
+    periodMs: config.envCheckIntervalSeconds * 1000,
     perWindow: deps.envChecksPerMinute ?? Math.max(1, Math.floor(config.coolify.rateLimitPerMinute / 4)),
     ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
     onDrift: (stackId) => {

@@ -110,6 +110,13 @@ export function planDrift(input: DriftInput): DriftPlan {
     return t ? [{ tenant: t, stack: s }] : [];
   });
   const hostOwners = policy.hostOwners(entries);
+  // Grouped once: filtering every stack's peers out of all stacks made a resync O(stacks²).
+  const stacksOfTenant = new Map<string, Stack[]>();
+  for (const s of input.stacks) {
+    const list = stacksOfTenant.get(s.tenantId);
+    if (list) list.push(s);
+    else stacksOfTenant.set(s.tenantId, [s]);
+  }
   const envTargets: EnvTarget[] = [];
   const duplicateStacks: string[] = [];
 
@@ -169,7 +176,7 @@ export function planDrift(input: DriftInput): DriftPlan {
           tenant,
           plan,
           stack,
-          tenantStacks: input.stacks.filter((s) => s.tenantId === tenant.id),
+          tenantStacks: stacksOfTenant.get(tenant.id) ?? [],
           hostOwners,
           routerBaseUrl: input.routerBaseUrl,
         })
@@ -265,7 +272,7 @@ function serviceDrift(
   }
   if (service.name !== serviceName(tenant, stack)) return 'service name differs';
   if (hash !== stack.appliedHash) return 'applied hash differs';
-  if (service.dockerComposeRaw !== undefined && !policy.composeEquals(composeYaml, service.dockerComposeRaw)) {
+  if (service.composeDigest !== undefined && policy.composeDigest(composeYaml) !== service.composeDigest) {
     return 'compose edited in Coolify';
   }
   if (stack.deleteAfter !== null) return 'stale delete_after';

@@ -5,7 +5,7 @@
  * resync has looked at both sides and found PocketBase plausible, orphans are left alone.
  */
 import type { Clock } from '../clock.js';
-import type { CoolifyInventory } from '../coolify/inventory.js';
+import type { InventorySnapshot } from '../coolify/inventory.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
@@ -26,7 +26,8 @@ export interface DriftMetrics {
 
 export interface DriftOptions {
   store: StorePort;
-  inventory: CoolifyInventory;
+  /** Takes a full observation of Coolify (the shared view's `observe`). */
+  inventory: { observe(): Promise<InventorySnapshot> };
   policy: PolicyPort;
   clock: Clock;
   logger: Logger;

@@ -1,9 +1,11 @@
 /**
- * Budgeted env-var drift checks. Listing a service's env vars costs one Coolify call per service,
- * so unlike the rest of drift detection it cannot ride on the resync's constant list calls. The
- * checker spends a fixed share of the rate limit (calls per minute), walking the services round
- * robin, so every service is checked within a bounded period (targets × interval) while feed
- * events and resync work keep the rest of the budget.
+ * Paced env-var drift checks (SPEC §5 ENV_CHECK_INTERVAL_SECONDS). Listing a service's env vars
+ * costs one Coolify call per service, so unlike the rest of drift detection it cannot ride on the
+ * resync's constant list calls. Each managed service is checked once per period, the checks spread
+ * evenly over it (one every period ÷ services), walking the services round robin; the spacing never
+ * goes below window ÷ budget, so the checker never spends more than its share of the rate limit (a
+ * quarter) and feed events and resync work keep the rest. When that share cannot cover every
+ * service within the period, the period stretches (reported through `onPeriod`).
  */
 import type { Clock } from '../clock.js';
 import type { CoolifyApi, CoolifyEnvVar } from '../coolify/types.js';
@@ -15,7 +17,9 @@ export interface EnvCheckerOptions {
   coolify: CoolifyApi;
   clock: Clock;
   logger: Logger;
-  /** Calls per window this checker may spend; 0 disables it. */
+  /** Each target is checked once in this period (ms), spread evenly. */
+  periodMs: number;
+  /** Most calls per window this checker may spend; 0 disables it. */
   perWindow: number;
   /** The rate limiter's window (ms); default 60 000 (Coolify's limit is per minute). */
   windowMs?: number;
@@ -38,16 +42,30 @@ export function envDifferences(want: { key: string; value: string }[], have: Coo
 
 export class EnvChecker {
   readonly #o: EnvCheckerOptions;
-  readonly #intervalMs: number;
+  /** Shortest spacing between two checks (ms): the budget's bound. */
+  readonly #minSpacingMs: number;
   #targets: EnvTarget[] = [];
   #next = 0;
   #cancel: (() => void) | undefined;
+  /** When the pending timer fires (epoch ms by the clock), if one is pending. */
+  #dueAt: number | undefined;
+  /**
+   * When the last check ended (or the checker started), epoch ms. Spacing counts from the end, so
+   * a check held back by the rate limiter never lets the next one follow it closely.
+   */
+  #lastAt = 0;
   #running: Promise<void> | undefined;
   #stopped = true;
 
   constructor(options: EnvCheckerOptions) {
     this.#o = options;
-    this.#intervalMs = options.perWindow > 0 ? (options.windowMs ?? 60_000) / options.perWindow : Infinity;
+    this.#minSpacingMs = options.perWindow > 0 ? (options.windowMs ?? 60_000) / options.perWindow : Infinity;
+  }
+
+  /** Time between two checks (ms) for the current targets; Infinity when there is nothing to check. */
+  get spacingMs(): number {
+    if (this.#targets.length === 0 || !Number.isFinite(this.#minSpacingMs)) return Infinity;
+    return Math.max(this.#o.periodMs / this.#targets.length, this.#minSpacingMs);
   }
 
   /** Replaces the rotation, keeping the position so a resync does not restart it from the top. */
@@ -56,7 +74,10 @@ export class EnvChecker {
     this.#targets = [...targets].sort((a, b) => a.stackId.localeCompare(b.stackId));
     const at = current === undefined ? -1 : this.#targets.findIndex((t) => t.stackId >= current);
     this.#next = at < 0 ? 0 : at;
-    if (Number.isFinite(this.#intervalMs)) this.#o.onPeriod?.((this.#targets.length * this.#intervalMs) / 1000);
+    const spacing = this.spacingMs;
+    if (Number.isFinite(this.#minSpacingMs)) this.#o.onPeriod?.(Number.isFinite(spacing) ? (this.#targets.length * spacing) / 1000 : 0);
+    // More services mean a shorter spacing: a timer set for the old, longer one is brought forward.
+    if (!this.#stopped && !this.#running && (this.#dueAt === undefined || this.#dueAt > this.#lastAt + spacing)) this.#schedule();
   }
 
   get targets(): number {
@@ -64,25 +85,38 @@ export class EnvChecker {
   }
 
   start(): void {
-    if (!Number.isFinite(this.#intervalMs) || !this.#stopped) return;
+    if (!Number.isFinite(this.#minSpacingMs) || !this.#stopped) return;
     this.#stopped = false;
+    this.#lastAt = this.#o.clock.now();
     this.#schedule();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#cancel?.();
+    this.#dueAt = undefined;
     await this.#running;
   }
 
+  /** Next check one spacing after the last one ended (never sooner than now). */
   #schedule(): void {
-    if (this.#stopped) return;
+    this.#cancel?.();
+    this.#cancel = undefined;
+    this.#dueAt = undefined;
+    const spacing = this.spacingMs;
+    if (this.#stopped || !Number.isFinite(spacing)) return;
+    const now = this.#o.clock.now();
+    const at = Math.max(now, this.#lastAt + spacing);
+    this.#dueAt = at;
     this.#cancel = this.#o.clock.schedule(() => {
+      this.#dueAt = undefined;
+      this.#cancel = undefined;
       this.#running = this.checkNext().then(() => undefined).finally(() => {
         this.#running = undefined;
+        this.#lastAt = this.#o.clock.now();
         this.#schedule();
       });
-    }, this.#intervalMs);
+    }, at - now);
   }
 
   /** Checks the next service in the rotation; returns the keys that differ (for tests). */

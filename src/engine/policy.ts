@@ -2,7 +2,7 @@
 import type { Config } from '../config.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Stack, Tenant } from '../pocketbase/types.js';
-import { claimHosts, composeEquals, decideStack, type TemplateCatalog } from '../templates/index.js';
+import { claimHosts, composeDigest, composeEquals, decideStack, type TemplateCatalog } from '../templates/index.js';
 import type { PolicyPort } from './ports.js';
 
 /** `hostTemplate`: DEFAULT_HOST_TEMPLATE (default `{stack}.{domain}`). */
@@ -12,6 +12,7 @@ export function catalogPolicy(catalog: TemplateCatalog, options: { hostTemplate?
     decide: (input) => decideStack(catalog, input, hostTemplate),
     hostOwners: (entries) => claimHosts(catalog, entries, hostTemplate),
     composeEquals,
+    composeDigest,
     secretParams: (name) => (catalog.get(name)?.params ?? []).filter((p) => p.secret).map((p) => p.name),
   };
 }

@@ -39,6 +39,8 @@ export interface PolicyPort {
   hostOwners(entries: { tenant: Tenant; stack: Stack }[]): ReadonlyMap<string, string>;
   /** Compose texts equal as parsed structures, ignoring what Coolify rewrites. */
   composeEquals(a: string, b: string): boolean;
+  /** Digest equal for two texts exactly when `composeEquals` holds; undefined for unparseable text. */
+  composeDigest(text: string): string | undefined;
   /** Names of the template's params marked `secret` (empty for an unknown template). */
   secretParams(templateName: string): string[];
 }

@@ -5,7 +5,7 @@
  * unless-stopped). Symfony also prints an empty list as `{}` and can drop an empty value to null,
  * so null, [] and {} compare equal. A text that does not parse equals nothing.
  */
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { isPlainObject, parseYaml, setOwn } from './yaml-io.js';
 
 const DEFAULT_RESTART = 'unless-stopped';
@@ -48,4 +48,19 @@ export function composeEquals(a: string, b: string): boolean {
     return false;
   }
   return canonicalJson(normaliseCompose(left)) === canonicalJson(normaliseCompose(right));
+}
+
+/**
+ * A short digest of the compose as a structure, with what `composeEquals` ignores left out: two
+ * texts have the same digest exactly when they compare equal. Undefined when the text does not
+ * parse (it equals nothing). Lets a snapshot keep 16 bytes per service instead of its compose.
+ */
+export function composeDigest(text: string): string | undefined {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return undefined;
+  }
+  return sha256Hex(canonicalJson(normaliseCompose(doc))).slice(0, 32);
 }

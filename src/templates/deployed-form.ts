@@ -158,9 +158,12 @@ function envEntries(value: unknown, path: string): EnvEntry[] {
   return [];
 }
 
-/** Findings Coolify's own rewrites cause in any string (stricter outside env values than Coolify). */
-function coolifyNames(text: string, path: string, findings: DeployedFinding[]): void {
-  if (SHARED_VARIABLE.test(text)) {
+/**
+ * Findings Coolify's own rewrites cause in any string (stricter outside env values than Coolify).
+ * In env values any `{{` is already a finding, so the shared-variable shape is not looked for.
+ */
+function coolifyNames(text: string, path: string, findings: DeployedFinding[], envValue = false): void {
+  if (!envValue && SHARED_VARIABLE.test(text)) {
     findings.push({ kind: 'shared-variable', path, reason: 'names a Coolify shared variable ({{team.…}}, {{project.…}}, {{environment.…}}, {{server.…}}), which Coolify would replace with the operator\'s value' });
   }
   for (const m of text.matchAll(COOLIFY_DOLLAR_SCAN)) {
@@ -187,7 +190,8 @@ function modelEnvValue(entry: EnvEntry & { value: string }, ctx: EnvContext): st
   const before = ctx.findings.length;
   if (value.includes('{{')) {
     ctx.findings.push({ kind: 'shared-variable', path, reason: 'an environment value with {{ goes through Coolify\'s shared-variable resolution ({{team.…}} and the like)' });
-  } else coolifyNames(value, path, ctx.findings);
+  }
+  coolifyNames(value, path, ctx.findings, true);
   if (value.startsWith('$$')) {
     ctx.findings.push({ kind: 'coolify-reference', path, reason: 'an environment value starting with $ is read by Coolify as a variable reference ($$ makes Coolify fail after saving the service)' });
   }
@@ -273,6 +277,11 @@ function modelContainer(name: string, service: Record<string, unknown>, ctx: Env
       findings.push({ kind: 'magic-variable', path: entry.path, reason: `the environment key ${entry.key.slice(0, 14)}… makes Coolify route this service under a generated host outside the tenant's domain` });
       continue;
     }
+    if (entry.key.includes('$')) {
+      // Compose interpolates a list entry as a whole, so the variable would choose the name.
+      findings.push({ kind: 'interpolation', path: entry.path, reason: 'a $ in an environment key lets a variable choose the name of the container\'s variable' });
+      continue;
+    }
     if (entry.value === null) {
       findings.push({ kind: 'interpolation', path: entry.path, reason: 'an environment entry without a value is filled by Compose from the host\'s environment' });
       continue;
@@ -326,7 +335,8 @@ export function modelDeployment(compose: Record<string, unknown>, env: readonly 
   for (const e of env) {
     const problem = envFileProblem(e.value);
     if (problem) findings.push({ kind: 'env-file', path: `env.${e.key}`, reason: problem });
-    else envFile.set(e.key, e.value);
+    // Set either way: a refused value is one finding, not also a missing variable wherever it is used.
+    envFile.set(e.key, e.value);
   }
   const ctx: EnvContext = { values: envFile, secrets: new Set(env.filter((e) => e.secret).map((e) => e.key)), findings };
   const containers: DeployedContainer[] = [];

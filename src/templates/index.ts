@@ -4,4 +4,4 @@ export type { TemplateDefinition, TemplateManifest, TemplateParam, TemplateIngre
 export { loadTemplateCatalog, type TemplateCatalog, type TemplateProblem } from './template-catalog.js';
 export { decideStack } from './decide-stack.js';
 export { claimHosts, stackHosts } from './hosts.js';
-export { composeEquals } from './compose-equals.js';
+export { composeDigest, composeEquals } from './compose-equals.js';

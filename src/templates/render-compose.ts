@@ -18,7 +18,7 @@ import { GENERATED_VARIABLE, ROUTE_VARIABLE } from './deployed-form.js';
 import { ROUTER_API_KEY_VAR, ROUTER_BASE_URL_VAR, type ParamValue, type TemplateManifest } from './template-definition.js';
 import { isPlainObject, joinPath, setOwn } from './yaml-io.js';
 
-export const CONTEXT_PLACEHOLDERS = ['tenant.slug', 'tenant.domain', 'stack.name', 'stack.id'] as const;
+const CONTEXT_PLACEHOLDERS = ['tenant.slug', 'tenant.domain', 'stack.name', 'stack.id'] as const;
 
 /**
  * Service keys whose values may hold placeholders. Mounts, namespaces, networks, limits and
@@ -169,7 +169,7 @@ export function checkComposePlaceholders(compose: unknown, manifest: TemplateMan
  * Compose interpolates `$` in every value; a value must reach the container as written, so each
  * `$` is doubled (Compose reads `$$` as a literal `$`).
  */
-export function escapeForCompose(value: string): string {
+function escapeForCompose(value: string): string {
   return value.replace(/\$/g, '$$$$');
 }
 

@@ -40,7 +40,7 @@ export interface RenderedStack {
   problems: string[];
 }
 
-export function stackEnv(template: TemplateDefinition, params: ReadonlyMap<string, ParamValue>, router: { baseUrl: string; apiKey: string }): StackEnvVar[] {
+function stackEnv(template: TemplateDefinition, params: ReadonlyMap<string, ParamValue>, router: { baseUrl: string; apiKey: string }): StackEnvVar[] {
   const env: StackEnvVar[] = [
     { key: ROUTER_BASE_URL_VAR, value: router.baseUrl, secret: false },
     { key: ROUTER_API_KEY_VAR, value: router.apiKey, secret: true },
@@ -96,7 +96,7 @@ function culprit(finding: DeployedFinding, sources: RenderSources, values: Place
  * Findings in words an admin can act on: one line per cause and reason, naming the param and
  * where its value lands, never quoting the value.
  */
-export function describeFindings(findings: readonly DeployedFinding[], sources: RenderSources, values: PlaceholderValues): string[] {
+function describeFindings(findings: readonly DeployedFinding[], sources: RenderSources, values: PlaceholderValues): string[] {
   const grouped = new Map<string, { who: string; reason: string; paths: string[] }>();
   for (const finding of findings) {
     const who = culprit(finding, sources, values);
@@ -117,7 +117,7 @@ export function describeFindings(findings: readonly DeployedFinding[], sources: 
  * secret may take) are left out, so the container simply lacks them. The one rewrite the policy
  * makes; templates/README.md and `templates validate` say so.
  */
-export function withoutUnsetSecrets(tree: unknown, unset: ReadonlySet<string>): unknown {
+function withoutUnsetSecrets(tree: unknown, unset: ReadonlySet<string>): unknown {
   if (unset.size === 0 || !isPlainObject(tree) || !isPlainObject(tree.services)) return tree;
   const isUnset = (value: unknown): boolean => typeof value === 'string' && /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.test(value) && unset.has(value.slice(2, -1));
   const services: Record<string, unknown> = {};

@@ -35,7 +35,11 @@ describe('env checks within their budget', () => {
   let h: Harness;
   beforeAll(async () => {
     // The daemon's own limiter and env budget from COOLIFY_RATE_LIMIT_PER_MINUTE, on a 2 s window.
-    h = await startHarness({ env: { COOLIFY_RATE_LIMIT_PER_MINUTE: String(LIMIT) }, deps: { rateWindowMs: WINDOW_MS } });
+    // ENV_CHECK_INTERVAL_SECONDS of 1 s asks for more than the budget allows: the budget binds.
+    h = await startHarness({
+      env: { COOLIFY_RATE_LIMIT_PER_MINUTE: String(LIMIT), ENV_CHECK_INTERVAL_SECONDS: '1' },
+      deps: { rateWindowMs: WINDOW_MS },
+    });
   });
   afterAll(async () => {
     await h.cleanup();

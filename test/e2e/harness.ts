@@ -73,6 +73,8 @@ export const BOT_TOKEN = '123456789:AAHsecretBotTokenValue0123456789abc';
 export const TEST_ENV: Record<string, string> = {
   RESYNC_INTERVAL_SECONDS: '3',
   STATUS_POLL_SECONDS: '1',
+  // Env checks as often as their budget allows (a quarter of the limit), as tests of env drift expect.
+  ENV_CHECK_INTERVAL_SECONDS: '1',
   DELETE_RETENTION_SECONDS: '2',
   COOLIFY_RATE_LIMIT_PER_MINUTE: '600',
   RECONCILE_CONCURRENCY: '4',

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
     expect(c.reconcileConcurrency).toBe(4);
     expect(c.resyncIntervalSeconds).toBe(300);
     expect(c.statusPollSeconds).toBe(15);
+    expect(c.envCheckIntervalSeconds).toBe(3600);
     expect(c.deleteRetentionSeconds).toBe(604800);
     expect(c.eventsRetentionDays).toBe(30);
     expect(c.routerBaseUrl).toBe('https://router.cloudfreedom.de');

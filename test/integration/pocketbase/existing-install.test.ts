@@ -7,7 +7,7 @@
  * a second application changes nothing; `migrate down` gives back exactly the pre-existing state.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type PocketBase from 'pocketbase';
@@ -100,6 +100,8 @@ beforeAll(async () => {
   await admin.collections.create({ name: 'contacts', type: 'base', fields: [{ name: 'email', type: 'email', required: true }] });
   await admin.collection('plans').create({ name: 'starter', price_eur: 9, features: ['a'], max_stacks: 'three' });
   await admin.collection('plans').create({ name: 'pro', price_eur: 29, features: ['a', 'b'] });
+  // Two plans of the same name: a unique index on plans.name cannot be created over them.
+  await admin.collection('plans').create({ name: 'pro', price_eur: 35, features: ['a', 'b', 'c'] });
   await admin.collection('tenants').create({ name: 'Acme', type: 'enterprise', status: 'active', slug: 'acme', contact_email: 'ops@acme.test' });
   await admin.collection('tenants').create({ name: 'Demo GmbH', type: 'demo', status: 'inactive', slug: 'demo' });
   await admin.collection('tenants').create({ name: 'Newcomer', type: 'public', status: 'pending' });
@@ -189,6 +191,12 @@ describe('serve applies the migrations to a production-shaped database', () => {
     expect(tenants.indexes.some((i) => /unique/i.test(i) && /\(`?slug`?\)/.test(i))).toBe(true);
   });
 
+  it('leaves out a unique index the existing data violates, with a warning in the log, and still starts', async () => {
+    const plans = (await snapshot(admin, 'plans')).collection;
+    expect(plans.indexes.some((i) => /unique/i.test(i))).toBe(false);
+    expect(await readFile(server.logFile, 'utf8')).toContain('plans has duplicate values of (name); unique index idx_plans_name not created');
+  });
+
   it('creates the collections that were missing', async () => {
     const names = (await admin.collections.getFullList()).map((c) => c.name);
     expect(names).toEqual(expect.arrayContaining(['stacks', 'reconcile_events']));
@@ -204,7 +212,7 @@ describe('serve applies the migrations to a production-shaped database', () => {
     expect(problems.Newcomer).toContain('field slug is empty');
     expect(problems.Newcomer).toContain('field status is "pending"');
     const plans = await store.listPlans();
-    expect(plans.map((p) => p.name).sort()).toEqual(['pro', 'starter']);
+    expect(plans.map((p) => p.name).sort()).toEqual(['pro', 'pro', 'starter']);
     expect(plans.every((p) => p.problems.length > 0)).toBe(true);
   });
 

@@ -50,7 +50,7 @@ function converged(id: string, over: Partial<Stack> = {}): { stack: Stack; servi
     stack: s,
     service: {
       uuid: s.coolifyServiceUuid, name: `acme-${s.name}`, description: formatServiceMarker({ stackId: id, tenantId: 'tenant1' }),
-      environmentId: 1, status: 'running:healthy', dockerComposeRaw: decision.composeYaml,
+      environmentId: 1, status: 'running:healthy', composeDigest: policy.composeDigest(decision.composeYaml),
       marker: { tenantId: 'tenant1', stackId: id, extra: {} }, projectUuid: 'proj1', environmentName: 'production',
     },
   };
@@ -84,7 +84,7 @@ describe('planDrift', () => {
     const crashed = converged('crashed');
     crashed.service.status = 'exited';
     const edited = converged('edited');
-    edited.service.dockerComposeRaw = 'services:\n  bot:\n    image: evil:1\n';
+    edited.service.composeDigest = policy.composeDigest('services:\n  bot:\n    image: evil:1\n');
     const missing = converged('missing');
     const stale = converged('stale');
     stale.stack.coolifyServiceUuid = '';
@@ -236,5 +236,29 @@ describe('planDrift', () => {
     const plan = planDrift(input([], pairs.map((p) => p.service)));
     expect(plan.refusal?.guard).toBe('empty-stacks');
     expect(plan.orphanKeys).toEqual([]);
+  });
+});
+
+describe('planDrift: paused stacks and restart requests', () => {
+  it('leaves a paused stack alone whatever Coolify shows; only a status that does not tell the truth is corrected', () => {
+    const p = converged('paused', { paused: true, status: 'running', statusMessage: 'paused: cf-reconciler changes nothing in Coolify for this stack; clear paused on the stack to resume' });
+    p.service.dockerComposeRaw = 'services:\n  bot:\n    image: debug:1\n';
+    const plan = planDrift(input([p.stack], [p.service]));
+    expect([...plan.keys]).toEqual([]);
+    expect(plan.envTargets).toEqual([]);
+    p.service.status = 'exited';
+    expect(planDrift(input([p.stack], [p.service])).keys.get('stack:paused')).toMatch(/paused, status not observed/);
+  });
+
+  it('sends a stack with a due restart request, or a restarted_at behind the service, to its reconciler', () => {
+    const r = converged('restart', { restartRequestedAt: NOW - 10 });
+    expect(planDrift(input([r.stack], [r.service])).keys.get('stack:restart')).toBe('restart requested');
+    // Carried out: the service carries the request, the record has it as restarted_at.
+    r.service.description = withMarkerTokens(r.service.description, { restarted: new Date(NOW - 10).toISOString() });
+    r.stack.restartedAt = NOW - 10;
+    expect(planDrift(input([r.stack], [r.service])).keys.size).toBe(0);
+    // A stale admin save wrote back an empty restarted_at: corrected, and no restart is due.
+    r.stack.restartedAt = null;
+    expect(planDrift(input([r.stack], [r.service])).keys.get('stack:restart')).toBe('restarted_at differs from the service');
   });
 });

@@ -414,6 +414,8 @@ const HAZARD_TEMPLATE_CASES: [string, string, RegExp][] = [
   ['secret inside a longer env value', hazard('environment:\n  A: "Bearer ${S}"'), /environment\.A: the secret \$\{S\} may only be a whole environment value/],
   ['router key inside a longer env value', hazard('environment:\n  A: "${CLOUDFREEDOM_API_KEY}/x"'), /the secret \$\{CLOUDFREEDOM_API_KEY\} may only be a whole environment value/],
   ['generated password inside a longer value', hazard('environment:\n  A: "pw=${SERVICE_PASSWORD_APP}"'), /the secret \$\{SERVICE_PASSWORD_APP\} may only be a whole environment value/],
+  ['a variable as a list env key', hazard('environment:\n  - "${S}=x"'), /services\.app\.environment\[0\]: a \$ in an environment key lets a variable choose the name/],
+  ['a variable in a map env key', hazard('environment:\n  "A${S}": x'), /services\.app\.environment\.A\$\{S\}: a \$ in an environment key/],
   ['env value without a value (map)', hazard('environment:\n  HOST_VALUE:'), /environment\.HOST_VALUE: an environment entry without a value is filled by Compose from the host's environment/],
   ['env value without a value (list)', hazard('environment:\n  - HOST_VALUE'), /environment\[0\]: an environment entry without a value is filled by Compose from the host's environment/],
   ['a lone $ in an env value', hazard('environment:\n  A: "cost: 5$ "'), /malformed variable reference '\$ '/],

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { dump, load } from 'js-yaml';
-import { composeEquals } from '../../../src/templates/compose-equals.js';
+import { composeDigest, composeEquals } from '../../../src/templates/compose-equals.js';
 import { decideStack } from '../../../src/templates/decide-stack.js';
 import { input, loadFixtureCatalog } from './fixtures.js';
 
@@ -56,5 +56,19 @@ describe('composeEquals', () => {
   it('equals nothing when a side does not parse', () => {
     expect(composeEquals(ours, 'services: [')).toBe(false);
     expect(composeEquals('services: [', 'services: [')).toBe(false);
+  });
+});
+
+describe('composeDigest', () => {
+  it('is equal exactly when composeEquals holds', () => {
+    const edited = load(ours) as Doc;
+    edited.services.app.privileged = true;
+    const pairs: [string, string][] = [
+      [ours, asCoolifyStoresIt(ours)],
+      ['services:\n  a:\n    image: x\n    tmpfs: []\n', 'services:\n  a:\n    image: x\n    tmpfs: {}\n'],
+      [ours, dump(edited)],
+    ];
+    for (const [a, b] of pairs) expect(composeDigest(a) === composeDigest(b)).toBe(composeEquals(a, b));
+    expect(composeDigest('services: [')).toBeUndefined();
   });
 });

@@ -65,7 +65,7 @@ function replaceDeep(node: unknown, from: string, to: (s: string) => string): un
 const SENTINEL = 'S3NT1NEL';
 
 /** A refusal names the param and one of the policy's reasons, and never quotes the value. */
-const REASONS = /shared-variable|magic variable|read by Coolify as a variable reference|label is interpolated|\.env|NUL character|does not match the pattern|is required/;
+const REASONS = /shared-variable|magic variable|read by Coolify as a variable reference|label is interpolated|\.env|reads as a reference|NUL character|does not match the pattern|is required/;
 
 function expectRefusal(decision: StackDecision, who: RegExp, value: string): void {
   if (decision.kind !== 'error') throw new Error('expected a refusal');

@@ -1,0 +1,100 @@
+/**
+ * One observation of Coolify shared by everything that reads it (client-go's shared informer and
+ * its lister, reconciler-lessons §2.1): the drift resync's list calls refresh it, and every
+ * reconcile that only needs to know "what does Coolify show now" (a status poll while a service
+ * starts, stops or is deleted; whether a service with a stack's marker exists) reads it instead of
+ * asking Coolify again. Coolify has no watch, so "fresh enough" is a time bound the caller names:
+ * the first caller past the bound triggers one `GET /services`, and every caller that arrives while
+ * it runs, or within the bound after it, shares its answer. Fifty stacks starting at once thus
+ * cost one list call per poll interval, not fifty GETs.
+ *
+ * Freshness rules that keep this safe:
+ * - `observedAt` is taken before the lists are asked for, so a snapshot observed after a moment
+ *   reflects everything Coolify had carried out by that moment (`freshAfter`).
+ * - A pass never overlaps another: callers during a pass wait for it (a services-only pass waits
+ *   for a full one to finish, never the other way round).
+ * - The view is for observing. A destructive decision (stop, delete, retire a duplicate) and an
+ *   update re-read the one resource they act on, never trusting a listing that may be a poll
+ *   interval old; a create is guarded by the stack's stored uuid and create-pending record, and
+ *   looks the marker up only in a snapshot observed after its own last write.
+ */
+import type { CoolifyInventory, InventorySnapshot, ManagedProject, ManagedService } from './inventory.js';
+
+export interface SharedViewStats {
+  /** Passes that listed projects and services. */
+  full: number;
+  /** Passes that listed services only. */
+  servicesOnly: number;
+}
+
+export class SharedCoolifyView {
+  readonly #inventory: CoolifyInventory;
+  readonly #now: () => number;
+  #current: InventorySnapshot | undefined;
+  #pass: { full: boolean; startedAt: number; promise: Promise<InventorySnapshot> } | undefined;
+  readonly stats: SharedViewStats = { full: 0, servicesOnly: 0 };
+
+  constructor(inventory: CoolifyInventory, now: () => number) {
+    this.#inventory = inventory;
+    this.#now = now;
+  }
+
+  /** The latest snapshot, or undefined before the first pass. */
+  get current(): InventorySnapshot | undefined {
+    return this.#current;
+  }
+
+  /** A full pass (projects and services), as the drift resync takes; shares one in progress. */
+  observe(): Promise<InventorySnapshot> {
+    const pass = this.#pass;
+    if (pass?.full) return pass.promise;
+    if (pass) return pass.promise.catch(() => undefined).then(() => this.observe());
+    return this.#start(true);
+  }
+
+  /** A snapshot observed less than `maxAgeMs` ago (one services-only pass when none is). */
+  fresh(maxAgeMs: number): Promise<InventorySnapshot> {
+    return this.freshAfter(this.#now() - maxAgeMs);
+  }
+
+  /**
+   * A snapshot observed after `at` (epoch ms), taking a services-only pass when needed. Strictly
+   * after: a pass that began in the same millisecond as a write may have been answered before it.
+   */
+  freshAfter(at: number): Promise<InventorySnapshot> {
+    const current = this.#current;
+    if (current && current.observedAt > at) return Promise.resolve(current);
+    const pass = this.#pass;
+    if (pass && pass.startedAt > at) return pass.promise;
+    if (pass) return pass.promise.catch(() => undefined).then(() => this.freshAfter(at));
+    return this.#start(false);
+  }
+
+  /** Services carrying `stackId`'s marker in the latest snapshot (empty before the first). */
+  servicesOf(stackId: string): readonly ManagedService[] {
+    return this.#current?.servicesByStack.get(stackId) ?? [];
+  }
+
+  /** Projects carrying `tenantId`'s marker in the latest snapshot (empty before the first). */
+  projectsOf(tenantId: string): readonly ManagedProject[] {
+    return this.#current?.projectsByTenant.get(tenantId) ?? [];
+  }
+
+  #start(full: boolean): Promise<InventorySnapshot> {
+    const startedAt = this.#now();
+    if (full) this.stats.full++;
+    else this.stats.servicesOnly++;
+    const promise = this.#inventory.observe({ servicesOnly: !full }).then((snapshot) => {
+      // A slower pass never replaces a newer one.
+      if (!this.#current || snapshot.observedAt >= this.#current.observedAt) this.#current = snapshot;
+      return snapshot;
+    });
+    const entry = { full, startedAt, promise };
+    this.#pass = entry;
+    const clear = () => {
+      if (this.#pass === entry) this.#pass = undefined;
+    };
+    promise.then(clear, clear);
+    return promise;
+  }
+}
