@@ -133,7 +133,8 @@ function deployedVolume(volume: unknown): unknown {
 
 /**
  * Coolify's generated compose: container names pinned to the service uuid, restart defaulted,
- * volumes as Coolify deploys them, shared variables in environment values resolved.
+ * volumes as Coolify deploys them, shared variables in environment values resolved, labels as
+ * `key=value` strings (`$` escaped unless the service turned label escaping off).
  */
 export function generateCompose(state: SimState, service: SimService, parsed: ParsedCompose): string {
   const serviceUuid = service.uuid;
@@ -153,7 +154,9 @@ export function generateCompose(state: SimState, service: SimService, parsed: Pa
         if (typeof v === 'string') svc.environment[k] = resolveShared(state, service, v, COMPOSE_SCOPES);
       }
     }
-    const labels = Array.isArray(svc.labels) ? [...(svc.labels as unknown[])] : isObj(svc.labels) ? Object.entries(svc.labels).map(([k, v]) => `${k}=${String(v)}`) : [];
+    const given = Array.isArray(svc.labels) ? [...(svc.labels as unknown[])] : isObj(svc.labels) ? Object.entries(svc.labels).map(([k, v]) => `${k}=${String(v)}`) : [];
+    // `is_container_label_escape_enabled` (default on) escapes `$` so Compose leaves labels alone.
+    const labels = service.isContainerLabelEscapeEnabled ? given.map((l) => (typeof l === 'string' ? l.replace(/\$/g, '$$$$') : l)) : given;
     labels.push('coolify.managed=true', `coolify.service.subName=${name}`, `coolify.name=${name}-${serviceUuid}`);
     svc.labels = labels;
     services[name] = svc;

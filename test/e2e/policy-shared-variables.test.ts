@@ -2,9 +2,12 @@
  * A tenant value that would read the operator's Coolify shared variables never reaches Coolify:
  * the simulator holds a seeded team variable and resolves `{{team.X}}` exactly where Coolify does
  * (compose env values, env API values); stacks carrying such a value end in `error` naming the
- * param, and the variable's value is found in no service the daemon created.
+ * param, and the variable's value is found in no service the daemon created. And every shipped
+ * template, as the simulator parses it the way Coolify does, has no host bind, no generated route,
+ * and the plan's process and swap limits on every container.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { load } from 'js-yaml';
 import { realValue } from '../../src/coolify-sim/shared-variables.js';
 import { createPlan, createStack, createTenant } from '../helpers/pb-fixtures.js';
 import { BOT_TOKEN, startHarness, type Harness } from './harness.js';
@@ -72,5 +75,38 @@ describe('tenant values and Coolify shared variables', () => {
     const [service] = h.servicesOf(viaCompose.id);
     expect(service?.compose).toMatch(/pids_limit: 512/);
     expect(service?.compose).toMatch(/memswap_limit: 512m/);
+  });
+
+  it('deploys every shipped template, as the simulator parses it, without host binds or generated routes, with the plan\'s limits', async () => {
+    const plan = await createPlan(h.admin, { allowed_templates: ['telegram-bot', 'openclaw-agent', 'base-llm'], max_stacks: 10, cpu_limit: 4, memory_mb: 8192, pids_limit: 300 });
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const stacks = await Promise.all([
+      createStack(h.admin, { tenant_id: tenant.id, name: 'tg', template: 'telegram-bot', params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } }),
+      createStack(h.admin, {
+        tenant_id: tenant.id,
+        name: 'claw',
+        template: 'openclaw-agent',
+        params: { AUTH_PASSWORD: 'a-long-password-123', OPENCLAW_GATEWAY_TOKEN: 'gw0123456789abcdef0123456789abcdef' },
+      }),
+      createStack(h.admin, { tenant_id: tenant.id, name: 'llm', template: 'base-llm', params: { LITELLM_MASTER_KEY: 'sk-e2e0123456789abcdefgh' } }),
+    ]);
+    for (const stack of stacks) {
+      await h.waitStack(stack.id, (r) => r.status === 'running', 30_000);
+      const [service] = h.servicesOf(stack.id);
+      const deployed = load(service!.compose) as { services: Record<string, Record<string, unknown>> };
+      for (const [name, svc] of Object.entries(deployed.services)) {
+        for (const volume of (svc.volumes as unknown[] | undefined) ?? []) {
+          const source = typeof volume === 'string' ? volume.split(':')[0]! : String((volume as { source?: string }).source ?? '');
+          expect([name, source]).not.toEqual([name, expect.stringMatching(/^[/.~]/)]);
+        }
+        expect([name, svc.pids_limit]).toEqual([name, 300]);
+        expect(svc.memswap_limit).toBe(svc.mem_limit);
+        expect(svc.pid ?? svc.ipc ?? svc.network_mode).toBeUndefined();
+      }
+      expect(service!.envs.map((e) => e.key).filter((k) => /^SERVICE_(URL|FQDN)_/.test(k))).toEqual([]);
+      for (const sub of service!.subs) {
+        for (const url of (sub.fqdn ?? '').split(',').filter(Boolean)) expect(url).toMatch(new RegExp(`^https://[a-z0-9.-]+\\.${String(tenant.domain).replace(/\./g, '\\.')}:\\d+$`));
+      }
+    }
   });
 });

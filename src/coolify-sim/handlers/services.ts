@@ -88,7 +88,16 @@ function findService(ctx: SimContext): SimService {
 /** Creates the row and parses the compose, as `create_service` and hand edits do. */
 export function insertService(
   state: SimState,
-  input: { name: string; description: string | null; environmentId: number; serverId: number; destinationId: number; compose: ParsedCompose },
+  input: {
+    name: string;
+    description: string | null;
+    environmentId: number;
+    serverId: number;
+    destinationId: number;
+    compose: ParsedCompose;
+    /** `is_container_label_escape_enabled`, saved before the compose is parsed (default true). */
+    labelEscape?: boolean;
+  },
   now: number,
 ): SimService {
   const service: SimService = {
@@ -102,7 +111,7 @@ export function insertService(
     composeRaw: '',
     compose: '',
     connectToDockerNetwork: false,
-    isContainerLabelEscapeEnabled: true,
+    isContainerLabelEscapeEnabled: input.labelEscape ?? true,
     subs: [],
     envs: [],
     activityQueued: false,
@@ -166,12 +175,10 @@ export const createService: Handler = (ctx) => {
       serverId: server.id,
       destinationId: destination.id,
       compose,
+      ...(body.is_container_label_escape_enabled === undefined ? {} : { labelEscape: asBool(body.is_container_label_escape_enabled) }),
     },
     ctx.now,
   );
-  if (body.is_container_label_escape_enabled !== undefined) {
-    service.isContainerLabelEscapeEnabled = asBool(body.is_container_label_escape_enabled);
-  }
   let domains = domainsOf(service);
   if (urls.length > 0) {
     try {

@@ -67,6 +67,16 @@ describe('Coolify simulator: compose rewrites', () => {
     ]);
   });
 
+  it('turns labels into key=value strings and escapes $ in them unless label escaping is off', async () => {
+    const compose = 'services:\n  app:\n    image: alpine\n    labels:\n      note: "a$$X"\n';
+    const on = await create(compose);
+    const labels = async (uuid: string) => (load((await api('GET', `services/${uuid}`)).body.docker_compose as string) as { services: { app: { labels: string[] } } }).services.app.labels;
+    expect((await labels(on))[0]).toBe('note=a$$$$X');
+    expect((await api('PATCH', `services/${on}`, { is_container_label_escape_enabled: false })).status).toBe(200);
+    await api('PATCH', `services/${on}`, { docker_compose_raw: Buffer.from(compose).toString('base64') });
+    expect((await labels(on))[0]).toBe('note=a$$X');
+  });
+
   it('answers 500 for an env value starting with $$ but keeps the half-made service, as Coolify does', async () => {
     const project = (await api('POST', 'projects', { name: 'tenant-x' })).body.uuid as string;
     const res = await fetch(`${sim.url}/api/v1/services`, {

@@ -242,7 +242,7 @@ describe('planDrift', () => {
 describe('planDrift: paused stacks and restart requests', () => {
   it('leaves a paused stack alone whatever Coolify shows; only a status that does not tell the truth is corrected', () => {
     const p = converged('paused', { paused: true, status: 'running', statusMessage: 'paused: cf-reconciler changes nothing in Coolify for this stack; clear paused on the stack to resume' });
-    p.service.dockerComposeRaw = 'services:\n  bot:\n    image: debug:1\n';
+    p.service.composeDigest = policy.composeDigest('services:\n  bot:\n    image: debug:1\n');
     const plan = planDrift(input([p.stack], [p.service]));
     expect([...plan.keys]).toEqual([]);
     expect(plan.envTargets).toEqual([]);
