@@ -121,7 +121,7 @@ export function foreignProjectMessage(uuid: string): string {
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   const plan = await ctx.store.getPlan(tenant.planId);
   if (!plan) return { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
-  const { tenants, stacks } = await ctx.peers();
+  const { tenants, stacks } = await ctx.peers(stack.id);
   const tenantsById = new Map(tenants.map((t) => [t.id, t]));
   tenantsById.set(tenant.id, tenant);
   // The freshly read records win over the listing (they may be a few ms newer).

@@ -79,8 +79,11 @@ export interface EngineContext {
   settings: EngineSettings;
   memory: EngineMemory;
   orphans: OrphanGate;
-  /** Every tenant and stack, for quota and host ownership; may be up to a second old. */
-  peers(): Promise<PeerSnapshot>;
+  /**
+   * Every tenant and stack, for quota and host ownership; may be up to a second old, but when
+   * `mustList` (a stack id) is given, taken after that stack was created.
+   */
+  peers(mustList?: string): Promise<PeerSnapshot>;
 }
 
 export function newEngineMemory(): EngineMemory {

@@ -220,7 +220,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     memory,
     orphans: drift.gate,
     signal: new AbortController().signal,
-    peers: () => peers.get(),
+    peers: (mustList) => peers.get(mustList),
   };
 
   const envChecker = new EnvChecker({

@@ -174,12 +174,12 @@ describe('admin controls and records the daemon cannot act on', () => {
     // tenant <base> + stack "c-x" and tenant "x-<base>" + stack "c" both make c-x-<base>.apps.example.test.
     const first = await createTenant(h.admin, { plan: plan.id, slug: base, domain: '' });
     const second = await createTenant(h.admin, { plan: plan.id, slug: `x-${base}`, domain: '' });
+    // Created right after each other: the younger stack's reconcile must not go by a listing of
+    // the other stacks taken before it existed (which could lack the older one).
     const older = await createStack(h.admin, { tenant_id: first.id, name: 'c-x', template: 'openclaw-agent', params: AGENT_PARAMS });
-    const host = `c-x-${base}.apps.example.test`;
-    // The younger stack is created once the older one is seen (a reconcile's view of the other
-    // stacks may be up to a second old).
-    const o = await h.waitStack(older.id, (r) => r.status === 'running', 20_000, 'older running');
     const younger = await createStack(h.admin, { tenant_id: second.id, name: 'c', template: 'openclaw-agent', params: AGENT_PARAMS });
+    const host = `c-x-${base}.apps.example.test`;
+    const o = await h.waitStack(older.id, (r) => r.status === 'running', 20_000, 'older running');
     const y = await h.waitStack(younger.id, (r) => r.status === 'error', 20_000, 'younger error');
     expect(y.status_message).toBe(`domain ${host} is already used by stack ${older.id}`);
     expect(h.servicesOf(younger.id)).toEqual([]);
