@@ -37,7 +37,7 @@ import type { DriftPlan } from './drift-plan.js';
 import { EnvChecker } from './env-check.js';
 import { PeerListing } from './peer-listing.js';
 import { engineSettings } from './settings.js';
-import { catalogPolicy } from './policy.js';
+import { configPolicy } from './policy.js';
 import type { Priority } from './ports.js';
 
 export interface DaemonDeps {
@@ -150,7 +150,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   }
   if (templates.invalid) logger.error(templates.invalid);
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
+  const policy = configPolicy(catalog, config);
 
   // The cause of the last failed PocketBase sign-in, until one succeeds (for /readyz).
   let pocketbaseProblem: string | undefined = 'not signed in to PocketBase yet';
