@@ -51,8 +51,9 @@ export async function reconcileStack(ctx: EngineContext, stackId: string): Promi
   }
   const tenant = await ctx.store.getTenant(stack.tenantId);
   if (!tenant) {
-    await writeStack(ctx, stack, { status: 'error', statusMessage: `tenant ${stack.tenantId} does not exist` });
-    throw new TerminalError(`stack ${stack.id}: tenant ${stack.tenantId} does not exist`);
+    const message = stack.tenantId ? `tenant ${stack.tenantId} does not exist` : `the stack record is malformed: ${stack.problems.join('; ')}`;
+    await writeStack(ctx, stack, { status: 'error', statusMessage: message });
+    throw new TerminalError(`stack ${stack.id}: ${message}`);
   }
   trackRecordSecrets(ctx.redactor, ctx.policy, tenant, stack);
   if (isPaused(tenant, stack)) return observePausedStack(ctx, tenant, stack);
@@ -63,6 +64,15 @@ export async function reconcileStack(ctx: EngineContext, stackId: string): Promi
     return deleteStack(ctx, tenant, stack);
   }
   return convergeStack(ctx, tenant, stack, desire);
+}
+
+/**
+ * Why a stack cannot be decided when its tenant's plan cannot be read: a tenant record the daemon
+ * cannot act on (no plan set, e.g. after installing into an existing database) says so first.
+ */
+export function missingPlanMessage(tenant: Tenant): string {
+  if (tenant.problems.length > 0) return `the tenant record is malformed: ${tenant.problems.join('; ')}`;
+  return `plan ${tenant.planId} of tenant ${tenant.slug} does not exist`;
 }
 
 export function foreignServiceMessage(uuid: string): string {
@@ -122,8 +132,8 @@ export function foreignProjectMessage(uuid: string): string {
 
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   const plan = await ctx.store.getPlan(tenant.planId);
-  if (!plan) return { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
-  const { tenants, stacks } = await ctx.peers();
+  if (!plan) return { kind: 'error' as const, message: missingPlanMessage(tenant) };
+  const { tenants, stacks } = await ctx.peers(stack.id);
   const tenantsById = new Map(tenants.map((t) => [t.id, t]));
   tenantsById.set(tenant.id, tenant);
   // The freshly read records win over the listing (they may be a few ms newer).

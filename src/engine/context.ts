@@ -82,8 +82,11 @@ export interface EngineContext {
   /** Identical corrections per key, to hold back the ones Coolify does not take. */
   corrections: Corrections;
   orphans: OrphanGate;
-  /** Every tenant and stack, for quota and host ownership; may be up to a second old. */
-  peers(): Promise<PeerSnapshot>;
+  /**
+   * Every tenant and stack, for quota and host ownership; may be up to a second old, but when
+   * `mustList` (a stack id) is given, taken after that stack was created.
+   */
+  peers(mustList?: string): Promise<PeerSnapshot>;
 }
 
 export function newEngineMemory(): EngineMemory {

@@ -45,7 +45,7 @@ import { EventPruner } from './event-prune.js';
 import { Manager, type Runnable } from './manager.js';
 import { PeerListing } from './peer-listing.js';
 import { engineSettings } from './settings.js';
-import { catalogPolicy } from './policy.js';
+import { configPolicy } from './policy.js';
 import type { Priority } from './ports.js';
 import { gatedCoolify, SendGate } from './send-gate.js';
 import { LeaderElector, type LeaseTimings } from '../leader/elector.js';
@@ -219,7 +219,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   if (templates.invalid) logger.error(templates.invalid);
   readiness.templates = () => ({ ok: templates.invalid === undefined, message: templates.invalid ?? '' });
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
+  const policy = configPolicy(catalog, config);
 
   const connect = (client: string): Promise<PocketBase> =>
     connectPocketBase({
@@ -311,7 +311,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     corrections,
     orphans: drift.gate,
     signal: new AbortController().signal,
-    peers: () => peers.get(),
+    peers: (mustList) => peers.get(mustList),
   };
 
   const envChecker = new EnvChecker({

@@ -13,7 +13,7 @@ import { pickKeeper } from '../../reconcilers/coolify-lookup.js';
 import { isPaused, observedStatus, pausedStackMessage, pausedTenantMessage } from '../../reconcilers/pause.js';
 import { isRejectionMessage } from '../../reconcilers/refusal.js';
 import { expectedServiceDescription, restartDrift } from '../../reconcilers/restart.js';
-import { effectiveDesire, foreignServiceMessage, movedTenantMessage, otherTenantOf, serviceName } from '../../reconcilers/stack.js';
+import { effectiveDesire, foreignServiceMessage, missingPlanMessage, movedTenantMessage, otherTenantOf, serviceName } from '../../reconcilers/stack.js';
 import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
 import type { PolicyPort } from './ports.js';
 
@@ -186,7 +186,7 @@ export function planDrift(input: DriftInput): DriftPlan {
           hostOwners,
           routerBaseUrl: input.routerBaseUrl,
         })
-      : { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
+      : { kind: 'error' as const, message: missingPlanMessage(tenant) };
     if (decision.kind === 'error') {
       // A cancelled deletion's deadline left on the service of an invalid stack would shorten a later
       // retention; the stack reconciler removes it before anything else, so drift must send it there.

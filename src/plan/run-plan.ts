@@ -168,7 +168,7 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
     corrections: new Corrections({ clock }),
     orphans: { allowed: () => refusal === undefined, reason: () => refusal?.message ?? '' },
     signal: new AbortController().signal,
-    peers: () => peers.get(),
+    peers: (mustList) => peers.get(mustList),
   };
 
   const tenantsById = new Map(tenants.map((t) => [t.id, t]));
