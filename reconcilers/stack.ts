@@ -207,12 +207,23 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   let changed: 'created' | 'applied' | 'none' = 'none';
   let duplicateWait: number | undefined;
   if (lookup.kind === 'none') {
+    // A create whose answer was lost may still show up: no second one within the grace period.
+    const pending = await ctx.intents.waitMs(key);
+    if (pending) {
+      await writeStack(ctx, stack, {
+        status: 'deploying',
+        statusMessage: `the create sent at ${isoTime(pending.sentAt)} got no answer; waiting for Coolify to show the service before creating it again`,
+      });
+      return { requeueAfterMs: Math.min(ctx.settings.statusPollMs, pending.waitMs) };
+    }
     const created = await createService(ctx, tenant, stack, decision);
     if (!created) return poll;
     service = created;
     changed = 'created';
   } else {
     service = lookup.service;
+    // Found by its marker: a create whose answer was lost has its result now.
+    if (ctx.intents.pendingInMemory(key)) await ctx.intents.end(key);
     if (lookup.adopted && stack.coolifyServiceUuid !== service.uuid) {
       await ctx.audit.record(key, 'adopt', 'ok', `adopted service ${service.uuid} found by its marker`, service.uuid);
     }
@@ -309,6 +320,9 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   if (!(await verifyProject(ctx, tenant, stack))) return null;
   let uuid: string;
   const sent = ctx.corrections.record(key, fingerprint);
+  // Recorded before it is sent (Crossplane's create-pending): if the answer is lost, the next
+  // runs wait for the service to show up instead of creating a second one.
+  await ctx.intents.begin(key);
   try {
     ({ uuid } = await ctx.audit.write(key, 'create_service', (r) => r.uuid, `created service ${name}`, () =>
       ctx.coolify.createService({
@@ -324,6 +338,8 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       }),
     ));
   } catch (e) {
+    // An answer below 500 says the create was not carried out; anything else leaves it unknown.
+    if (e instanceof CoolifyError && e.status !== undefined && e.status < 500) await ctx.intents.end(key);
     if (e instanceof CoolifyError && e.kind === 'not_found') {
       // The project was just read, so the server (a typo in coolify_server_uuid or
       // COOLIFY_SERVER_UUID) or the environment is missing. Either way this key failed: it backs
@@ -352,6 +368,7 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   ctx.corrections.reset(key);
   // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
   await writeStack(ctx, stack, { coolifyServiceUuid: uuid });
+  await ctx.intents.end(key);
   await setEnv(ctx, stack, uuid, decision);
   const fresh = await getServiceOrNull(ctx.coolify, uuid);
   return (

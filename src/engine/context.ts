@@ -10,6 +10,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Audit } from './audit.js';
 import type { Corrections } from './corrections.js';
+import type { CreateIntents } from './create-intents.js';
 import type { PeerSnapshot } from './peer-listing.js';
 import type { EnqueuePort, PolicyPort, StorePort } from './ports.js';
 
@@ -47,6 +48,8 @@ export interface EngineMemory {
    * services even when the stored uuid is found, until the extra ones are gone.
    */
   duplicates: Set<string>;
+  /** Tenant ids last seen with more than one project carrying their marker. */
+  duplicateProjects: Set<string>;
   /**
    * stack id → hash of the decision whose create or update Coolify rejected (409/422/400). Set by
    * the refusal, removed once a pass gets past the apply (or the stack is deleted), so the drift
@@ -81,6 +84,8 @@ export interface EngineContext {
   memory: EngineMemory;
   /** Identical corrections per key, to hold back the ones Coolify does not take. */
   corrections: Corrections;
+  /** Creates sent whose result is not known yet (no second create within the grace period). */
+  intents: CreateIntents;
   orphans: OrphanGate;
   /**
    * Every tenant and stack, for quota and host ownership; may be up to a second old, but when
@@ -90,7 +95,14 @@ export interface EngineContext {
 }
 
 export function newEngineMemory(): EngineMemory {
-  return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set(), duplicates: new Set(), rejected: new Map() };
+  return {
+    lifecycle: new Map(),
+    deleteRequestedAt: new Map(),
+    envDrift: new Set(),
+    duplicates: new Set(),
+    duplicateProjects: new Set(),
+    rejected: new Map(),
+  };
 }
 
 /**

@@ -40,6 +40,7 @@ import { newEngineMemory, reconcileContext, type EngineContext } from './context
 import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
 import { Corrections } from './corrections.js';
+import { CreateIntents, PocketBaseCreateIntents } from './create-intents.js';
 import { EnvChecker } from './env-check.js';
 import { EventPruner } from './event-prune.js';
 import { Manager, type Runnable } from './manager.js';
@@ -284,6 +285,9 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     onDuplicates: (ids) => {
       for (const id of ids) memory.duplicates.add(id);
     },
+    onDuplicateProjects: (tenantIds) => {
+      for (const id of tenantIds) memory.duplicateProjects.add(id);
+    },
     rejected: memory.rejected,
     ...(deps.random ? { random: deps.random } : {}),
   });
@@ -309,6 +313,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     settings: engineSettings(config, deps.lifecycleGraceMs),
     memory,
     corrections,
+    intents: new CreateIntents({ store: new PocketBaseCreateIntents(pbStore), clock }),
     orphans: drift.gate,
     signal: new AbortController().signal,
     peers: (mustList) => peers.get(mustList),

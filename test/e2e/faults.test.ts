@@ -110,3 +110,48 @@ describe('the orphan guard with many orphans already retiring', () => {
     expect(h.logs.some((l) => l.includes('3 of 10 live managed services would become orphans'))).toBe(true);
   }, 120_000);
 });
+
+describe('creates whose answer is lost', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ deps: { envChecksPerMinute: 0 } });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  const creates = (path: string) => h.sim.requestLog.filter((r) => r.method === 'POST' && r.path === path);
+
+  it('sends no second create of a service or a project that Coolify carries out after the answer was lost', async () => {
+    // Coolify finishes both creates 3 s after the connection was lost: a lookup by marker in
+    // between finds nothing.
+    h.sim.faults.loseAnswerNext('POST projects', 1, 3_000);
+    h.sim.faults.loseAnswerNext('POST services', 1, 3_000);
+    const plan = await createPlan(h.admin);
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    // telegram-bot has no public host: nothing but the marker tells the two creates apart.
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    await h.waitStack(stack.id, (r) => String(r.status_message).includes('got no answer'), 30_000, 'the stack waiting for its lost create');
+    await h.waitStack(stack.id, (r) => r.status === 'running', 60_000);
+    expect(h.servicesOf(stack.id)).toHaveLength(1);
+    expect(creates('/api/v1/services')).toHaveLength(1);
+    expect(h.sim.state.projects.filter((p) => p.description.includes(`tenant=${tenant.id}`))).toHaveLength(1);
+    expect(creates('/api/v1/projects')).toHaveLength(1);
+    expect((await h.stack(stack.id))?.coolify_service_uuid).toBe(h.servicesOf(stack.id)[0]!.uuid);
+  }, 90_000);
+
+  it('keeps the unknown outcome across a restart: the next daemon waits for the service instead of creating one', async () => {
+    const plan = await createPlan(h.admin);
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    await h.waitTenant(tenant.id, (r) => r.sync_status === 'ready');
+    const before = creates('/api/v1/services').length;
+    h.sim.faults.loseAnswerNext('POST services', 1, 4_000);
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    await waitFor(() => h.sim.faults.pending === 0, 20_000, { what: 'the create whose answer is lost' });
+    await h.stopDaemon();
+    await h.start();
+    await h.waitStack(stack.id, (r) => r.status === 'running', 60_000);
+    expect(h.servicesOf(stack.id)).toHaveLength(1);
+    expect(creates('/api/v1/services').length - before).toBe(1);
+  }, 90_000);
+});
