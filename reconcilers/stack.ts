@@ -499,12 +499,28 @@ async function settleRunState(
     }
     if (state === 'running' || state === 'degraded') {
       ctx.memory.lifecycle.delete(service.uuid);
+      ctx.corrections.reset(key);
       const statusMessage = state === 'degraded' ? `Coolify reports ${service.status}: a container is unhealthy or restarting` : '';
       await write({ status: runningStatus(state), statusMessage });
       return;
     }
     if (state !== 'starting') {
+      // The same start against the same observed state: after the third, held back (SPEC §3).
+      const fingerprint = `start ${service.uuid} from ${state}`;
+      const notTaking = (sent: number, waitMs: number) =>
+        `Coolify does not start the service: started ${sent} times, it still reports ${service.status || 'no status'}; ` +
+        `check its logs in Coolify (next try in ${humanMs(waitMs)})`;
+      const hold = ctx.corrections.check(key, fingerprint);
+      if (hold) {
+        await write({ status: 'error', statusMessage: notTaking(hold.sent, hold.retryInMs) });
+        throw new RetryAfterError(`stack ${stack.id}: ${notTaking(hold.sent, hold.retryInMs)}`, hold.retryInMs);
+      }
       const asked = await requestStart(ctx, key, service.uuid, state === 'exited' ? 'should run but is exited' : `status ${service.status}`);
+      const sent = asked ? ctx.corrections.record(key, fingerprint) : ctx.corrections.sent(key, fingerprint);
+      if (sent >= ctx.corrections.threshold) {
+        await write({ status: 'error', statusMessage: notTaking(sent, ctx.corrections.holdMs(sent)) });
+        return { requeueAfterMs: ctx.settings.lifecycleGraceMs };
+      }
       await write({
         status: 'deploying',
         statusMessage: asked ? 'starting' : 'waiting for Coolify to report the service running',

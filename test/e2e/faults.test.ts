@@ -155,3 +155,37 @@ describe('creates whose answer is lost', () => {
     expect(creates('/api/v1/services').length - before).toBe(1);
   }, 90_000);
 });
+
+describe('a service that never starts', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ deps: { envChecksPerMinute: 0 } });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  it('is started three times, then the stack is in error saying so and the starts are held back', async () => {
+    const plan = await createPlan(h.admin);
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    await h.waitStack(stack.id, (r) => r.status === 'running', 30_000);
+    const uuid = h.servicesOf(stack.id)[0]!.uuid;
+    // Its image now crashes on boot: every start ends in `exited`.
+    h.sim.edits.failStarts(uuid);
+    h.sim.edits.crashService(uuid);
+    const since = Date.now();
+    const r = await h.waitStack(stack.id, (x) => x.status === 'error', 30_000, 'the stack in error');
+    expect(r.status_message).toMatch(/does not start the service: started 3 times, it still reports exited/);
+    // Resyncs every 3 s and polls every second go on; the starts do not.
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const starts = h.sim.requestLog.filter((x) => x.time >= since && x.method === 'POST' && x.path === `/api/v1/services/${uuid}/start`);
+    expect(starts).toHaveLength(3);
+    expect((await h.stack(stack.id))?.status).toBe('error');
+
+    // An admin change (here: fixed image, record touched) resets it: the next start is sent at once.
+    h.sim.edits.failStarts(uuid, false);
+    await h.admin.collection('stacks').update(stack.id, { params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN, BOT_NAME: 'fixed' } });
+    await h.waitStack(stack.id, (x) => x.status === 'running', 30_000);
+  }, 90_000);
+});
