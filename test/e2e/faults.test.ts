@@ -189,3 +189,41 @@ describe('a service that never starts', () => {
     await h.waitStack(stack.id, (x) => x.status === 'running', 30_000);
   }, 90_000);
 });
+
+describe('a stale admin save of an old service uuid', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DELETE_RETENTION_SECONDS: '3600' }, deps: { envChecksPerMinute: 0 } });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  it('never makes the keeper retire the running copy', async () => {
+    const plan = await createPlan(h.admin);
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    const running = await h.waitStack(stack.id, (r) => r.status === 'running', 30_000);
+    const serving = String(running.coolify_service_uuid);
+    // An old copy of the stack's service, stopped and already being retired as a duplicate.
+    const old = await h.coolify.createService({
+      name: 'old-copy',
+      description: withMarkerTokens(formatServiceMarker({ stackId: stack.id, tenantId: tenant.id }), { 'orphaned-at': new Date().toISOString() }),
+      projectUuid: String((await h.tenant(tenant.id)).coolify_project_uuid),
+      environmentName: 'production',
+      serverUuid: h.sim.serverUuid,
+      composeYaml: 'services:\n  app:\n    image: nginx:1.27\n',
+    });
+    await h.daemon!.resync();
+    await h.daemon!.queue.onIdle();
+    // The admin UI writes back a copy of the record from when the old uuid was stored.
+    await h.admin.collection('stacks').update(stack.id, { coolify_service_uuid: old.uuid });
+    await h.waitStack(stack.id, (r) => r.coolify_service_uuid === serving, 20_000, 'the stored uuid corrected');
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const service = h.sim.state.service(serving);
+    expect(simStatus(service)).toBe('running');
+    expect(service?.description).not.toContain('orphaned-at');
+    expect(h.sim.requestLog.some((r) => r.method === 'POST' && r.path === `/api/v1/services/${serving}/stop`)).toBe(false);
+    expect((await h.stack(stack.id))?.status).toBe('running');
+  }, 60_000);
+});
