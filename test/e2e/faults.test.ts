@@ -227,3 +227,42 @@ describe('a stale admin save of an old service uuid', () => {
     expect((await h.stack(stack.id))?.status).toBe('running');
   }, 60_000);
 });
+
+describe('a PocketBase restart with 40 converged stacks', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // The periodic resync is left for later: what is measured is the reconnect itself.
+    h = await startHarness({ env: { RESYNC_INTERVAL_SECONDS: '120' }, deps: { envChecksPerMinute: 0 } });
+  });
+  afterAll(async () => {
+    await h.cleanup();
+  });
+
+  it("costs the resync's constant number of Coolify calls, not one per record", async () => {
+    const plan = await createPlan(h.admin, { max_stacks: 10 });
+    const stacks = [];
+    for (let t = 0; t < 8; t++) {
+      const tenant = await createTenant(h.admin, { plan: plan.id });
+      for (let i = 0; i < 5; i++) stacks.push(await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } }));
+    }
+    for (const s of stacks) await h.waitStack(s.id, (r) => r.status === 'running', 120_000);
+    await h.daemon!.queue.onIdle();
+    // One resync before: the inventory's first pass reads each project's environments once.
+    await h.daemon!.resync();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await h.daemon!.queue.onIdle();
+
+    const resyncs = async () => Number(/^cf_resync_duration_seconds_count (\d+)/m.exec(await h.daemon!.metrics.text())?.[1] ?? 0);
+    const before = await resyncs();
+    const since = h.sim.requestLog.length;
+    await h.pb.server.restart();
+    // The feed reconnects, lists PocketBase and hands the listing to a drift resync.
+    await waitFor(async () => (await resyncs()) > before, 30_000, { what: 'the resync after the reconnect' });
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await h.daemon!.queue.onIdle();
+    const calls = h.sim.requestLog.slice(since).filter((r) => r.path.startsWith('/api/v1/'));
+    // GET /projects and GET /services (the resync's lists), whatever the number of records.
+    expect(calls.map((r) => `${r.method} ${r.path}`).sort()).toEqual(['GET /api/v1/projects', 'GET /api/v1/services']);
+    for (const s of stacks) expect((await h.stack(s.id))?.status).toBe('running');
+  }, 240_000);
+});
