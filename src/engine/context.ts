@@ -106,6 +106,16 @@ export function newEngineMemory(): EngineMemory {
 }
 
 /**
+ * Forgets what was asked of services a listing no longer shows (deleted orphans and duplicates,
+ * services deleted by hand): only requests made before the listing was taken, so a service
+ * created since is not mistaken for a gone one. Keeps the memory bounded over months.
+ */
+export function forgetGoneServices(memory: EngineMemory, present: ReadonlySet<string>, observedAt: number): void {
+  for (const [uuid, last] of memory.lifecycle) if (!present.has(uuid) && last.at < observedAt) memory.lifecycle.delete(uuid);
+  for (const [uuid, at] of memory.deleteRequestedAt) if (!present.has(uuid) && at < observedAt) memory.deleteRequestedAt.delete(uuid);
+}
+
+/**
  * The context one reconcile runs with: Coolify and PocketBase calls give up when `signal` aborts
  * (the reconcile timeout covers a hung PocketBase as well as a hung Coolify), and everything it
  * logs (audit lines included) goes through `logger`, a child logger carrying the reconcile's key

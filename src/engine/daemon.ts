@@ -36,7 +36,7 @@ import { reconcileStack } from '../../reconcilers/stack.js';
 import { reconcileTenant } from '../../reconcilers/tenant.js';
 import { abortableCoolify } from './abortable-coolify.js';
 import { Audit } from './audit.js';
-import { newEngineMemory, reconcileContext, type EngineContext } from './context.js';
+import { forgetGoneServices, newEngineMemory, reconcileContext, type EngineContext } from './context.js';
 import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
 import { Corrections } from './corrections.js';
@@ -285,6 +285,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     onDuplicates: (ids) => {
       for (const id of ids) memory.duplicates.add(id);
     },
+    onServicesSeen: (uuids, observedAt) => forgetGoneServices(memory, uuids, observedAt),
     onDuplicateProjects: (tenantIds) => {
       for (const id of tenantIds) memory.duplicateProjects.add(id);
     },

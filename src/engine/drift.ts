@@ -44,6 +44,8 @@ export interface DriftOptions {
    * enqueued: a reconcile finding the stored uuid intact would otherwise not look for the others.
    */
   onDuplicates?: (stackIds: string[]) => void;
+  /** Every managed service uuid the resync's listing shows, and when it was taken (epoch ms). */
+  onServicesSeen?: (uuids: ReadonlySet<string>, observedAt: number) => void;
   /** Tenant ids with more than one project carrying their marker: their reconciles resolve them. */
   onDuplicateProjects?: (tenantIds: string[]) => void;
   /** The engine memory's rejected decisions (stack id → hash), read at each resync. */
@@ -175,6 +177,11 @@ export class DriftResync {
         : await Promise.all([o.store.listPlans(), o.store.listTenants(), o.store.listStacks()]);
       const inventory = await o.inventory.observe();
       duplicateTenants = inventory.duplicateTenants;
+      if (o.onServicesSeen) {
+        const seen = new Set<string>();
+        for (const list of inventory.servicesByStack.values()) for (const s of list) seen.add(s.uuid);
+        o.onServicesSeen(seen, inventory.observedAt);
+      }
       // Every secret the records hold now is (re)tracked, then the sweep forgets those no record
       // has carried for two resyncs (rotated router keys, deleted stacks): bounded memory.
       o.metrics?.setRecordStatuses?.(tenants, stacks);
