@@ -586,9 +586,15 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
     if (mayBeRunning(parseRunState(service.status)) && !ctx.memory.deleteRequestedAt.has(service.uuid)) {
       await requestStop(ctx, key, service.uuid, 'deletion requested');
     }
+    // A deletion Coolify does not carry out is asked for three times, then held back (SPEC §3).
+    const fingerprint = `delete ${service.uuid}`;
+    const hold = due ? ctx.corrections.check(key, fingerprint) : undefined;
+    const notTaking = hold
+      ? `Coolify does not delete the service: asked ${hold.sent} times, it is still there; next try in ${humanMs(hold.retryInMs)}`
+      : undefined;
     await writeStack(ctx, stack, {
-      status: 'deleting',
-      statusMessage: due ? 'deleting the Coolify service' : `stopped; the service will be deleted after ${isoTime(deadline)}`,
+      status: notTaking ? 'error' : 'deleting',
+      statusMessage: notTaking ?? (due ? 'deleting the Coolify service' : `stopped; the service will be deleted after ${isoTime(deadline)}`),
       deleteAfter: deadline,
       coolifyServiceUuid: service.uuid,
     });
@@ -598,7 +604,8 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
       await ctx.coolify.updateService(service.uuid, { description });
       service.description = description;
     }
-    if (due) await requestDelete(ctx, key, service.uuid, 'retention passed');
+    if (hold) throw new RetryAfterError(`stack ${stack.id}: ${notTaking ?? ''}`, hold.retryInMs);
+    if (due && (await requestDelete(ctx, key, service.uuid, 'retention passed'))) ctx.corrections.record(key, fingerprint);
     return { requeueAfterMs: Math.min(due ? ctx.settings.statusPollMs : deadline - now, duplicateWait ?? MAX_WAIT_MS, MAX_WAIT_MS) };
   }
 
