@@ -338,8 +338,8 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       }),
     ));
   } catch (e) {
-    // An answer below 500 says the create was not carried out; anything else leaves it unknown.
-    if (e instanceof CoolifyError && e.status !== undefined && e.status < 500) await ctx.intents.end(key);
+    // Any answer says how the create went; no answer (a timeout, a reset, an abort) leaves it unknown.
+    if (e instanceof CoolifyError && e.status !== undefined) await ctx.intents.end(key);
     if (e instanceof CoolifyError && e.kind === 'not_found') {
       // The project was just read, so the server (a typo in coolify_server_uuid or
       // COOLIFY_SERVER_UUID) or the environment is missing. Either way this key failed: it backs

@@ -92,8 +92,8 @@ async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<Coolif
       ctx.coolify.createProject({ name, description: formatProjectMarker({ tenantId: tenant.id }) }),
     ));
   } catch (e) {
-    // An answer below 500 says it was not created; anything else leaves it unknown.
-    if (e instanceof CoolifyError && e.status !== undefined && e.status < 500) await ctx.intents.end(key);
+    // Any answer says how the create went; no answer (a timeout, a reset, an abort) leaves it unknown.
+    if (e instanceof CoolifyError && e.status !== undefined) await ctx.intents.end(key);
     throw e;
   }
   // Recorded at once; a crash before this line is healed by the marker lookup above.
