@@ -14,6 +14,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { Redactor } from '../../src/logging/redactor.js';
 import { connectPocketBase } from '../../src/pocketbase/client.js';
 import { freePort, projectRoot } from '../../src/pocketbase/server-process.js';
+import { packageVersion } from '../../src/version.js';
 import { waitFor } from '../helpers/wait.js';
 import { startHarness, type Harness } from './harness.js';
 import Transport from 'winston-transport';
@@ -271,6 +272,10 @@ describe('the daemon while PocketBase is not there (compiled CLI)', () => {
       expect(health.status).toBe(200);
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toContain('cf_build_info{version=');
+      // The first line says which version runs.
+      const first = JSON.parse(stdout.split('\n')[0] ?? '') as { message: string; version: string };
+      expect(first.message).toBe('cf-reconciler starting');
+      expect(first.version).toBe(packageVersion());
       // A couple of attempts, to see each logged once.
       await waitFor(() => (stdout.match(/PocketBase sign-in failed/g) ?? []).length >= 2, 20_000, { what: 'two sign-in attempts' });
       return { readyz, stdout, code: null };
