@@ -12,7 +12,10 @@ import type { ReconcileKey, Stack, StackStatusPatch, Tenant } from '../src/pocke
 import type { StackApply } from '../src/templates/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { trackRecordSecrets } from '../src/engine/policy.js';
-import { findStackService, getServiceOrNull, projectBelongsTo, type ServiceLookup } from './coolify-lookup.js';
+import { findStackService, observeStackService, projectBelongsTo, type ObservedService, type ServiceLookup } from './coolify-lookup.js';
+import { holdApply, releaseHold } from './coalesce.js';
+import { envDifferences } from '../src/engine/env-check.js';
+import type { CoolifyEnvVar } from '../src/coolify/types.js';
 import { DELETE_AFTER, DELETE_SEEN, ORPHANED_AT, isoTime, readTimeToken } from './description-tokens.js';
 import { MANAGED_ENV_VAR, managedEnvValue, readManagedEnv } from './managed-env.js';
 import { MAX_WAIT_MS, forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
@@ -102,8 +105,10 @@ export function movedProjectMessage(uuid: string, projectUuid: string): string {
 }
 
 /** True when the tenant's project is readable and none of its environments holds the service. */
-async function projectOfOtherTenant(ctx: EngineContext, tenant: Tenant, service: CoolifyServiceDetail): Promise<boolean> {
+async function projectOfOtherTenant(ctx: EngineContext, tenant: Tenant, service: ObservedService): Promise<boolean> {
   if (!tenant.coolifyProjectUuid || service.environmentId === 0) return false;
+  // The shared view already mapped the service's environment to its project.
+  if (service.projectUuid !== undefined) return service.projectUuid !== tenant.coolifyProjectUuid;
   try {
     const project = await ctx.coolify.getProject(tenant.coolifyProjectUuid);
     return !project.environments.some((e) => e.id === service.environmentId);
@@ -162,7 +167,7 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   const poll = { requeueAfterMs: ctx.settings.statusPollMs };
   // Looked up before anything can return early: a cancelled deletion's deadline must leave the
   // service whatever else is wrong with the stack, or a later deletion would find it already past.
-  const lookup = await lookupService(ctx, stack);
+  const lookup = await lookupService(ctx, stack, true);
   if (lookup.kind === 'found') {
     const other = otherTenantOf(lookup.service, tenant);
     if (other !== undefined) return refuseStack(ctx, stack, movedTenantMessage(lookup.service.uuid, other), lookup.service.uuid);
@@ -185,8 +190,8 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   }
   if (lookup.kind === 'foreign') return refuseForeign(ctx, stack, lookup.uuid);
 
-  let service: CoolifyServiceDetail;
-  let changed: 'created' | 'applied' | 'none' = 'none';
+  let service: ObservedService;
+  let changed: 'created' | 'applied' | 'recorded' | 'none';
   let duplicateWait: number | undefined;
   if (lookup.kind === 'none') {
     const created = await createService(ctx, tenant, stack, decision);
@@ -199,11 +204,17 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       await ctx.audit.record(key, 'adopt', 'ok', `adopted service ${service.uuid} found by its marker`, service.uuid);
     }
     duplicateWait = await retireDuplicates(ctx, stack, service.uuid, lookup.duplicates);
-    if (await applyIfNeeded(ctx, tenant, stack, decision, service)) changed = 'applied';
+    // A change that would redeploy a service deployed moments ago waits for its burst to end.
+    if (desire === 'run' && decision.hash !== stack.appliedHash) {
+      const hold = holdApply(ctx, stack, service.uuid);
+      if (hold > 0) return { requeueAfterMs: hold };
+    }
+    changed = await applyIfNeeded(ctx, tenant, stack, decision, service);
+    if (changed !== 'none') releaseHold(ctx, stack.id);
   }
   ctx.memory.rejected.delete(stack.id);
   let deployed = false;
-  if (desire === 'run' && changed !== 'none') {
+  if (desire === 'run' && (changed === 'created' || changed === 'applied')) {
     await requestDeploy(ctx, key, service.uuid, changed === 'created' ? 'new service' : 'configuration changed');
     deployed = true;
   }
@@ -220,8 +231,13 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
 /**
  * The stack's service. Duplicates (more than one service with its marker) are only seen when the
  * services are listed: after a marker lookup, or while this process knows the stack had some.
+ * `observe`: answered from the shared view when it can be (status polls, marker lookups before a
+ * create, adoption); a deletion always reads the service it acts on.
  */
-function lookupService(ctx: EngineContext, stack: Stack): Promise<ServiceLookup> {
+function lookupService(ctx: EngineContext, stack: Stack, observe = false): Promise<ServiceLookup> {
+  if (observe && ctx.view && !ctx.memory.duplicates.has(stack.id)) {
+    return observeStackService(ctx.view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs);
+  }
   return findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.memory.duplicates.has(stack.id));
 }
 
@@ -316,19 +332,10 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   }
   // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
   await writeStack(ctx, stack, { coolifyServiceUuid: uuid });
-  await setEnv(ctx, stack, uuid, decision);
-  const fresh = await getServiceOrNull(ctx.coolify, uuid);
-  return (
-    fresh ?? {
-      uuid,
-      name,
-      description,
-      environmentId: 0,
-      status: 'exited',
-      dockerComposeRaw: decision.composeYaml,
-      applications: [],
-    }
-  );
+  // A service just made holds none of our env vars: nothing to read before setting them.
+  await setEnv(ctx, stack, uuid, decision, []);
+  // What Coolify holds now is what was just sent; its status shows in the shared view's next pass.
+  return { uuid, name, description, environmentId: 0, status: 'exited', dockerComposeRaw: decision.composeYaml, applications: [] };
 }
 
 /**
@@ -339,6 +346,8 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
  */
 async function verifyProject(ctx: EngineContext, tenant: Tenant, stack: Stack): Promise<boolean> {
   const uuid = tenant.coolifyProjectUuid;
+  // Listed with the tenant's marker in the shared view: verified without a GET.
+  if (ctx.view?.projectsOf(tenant.id).some((p) => p.uuid === uuid)) return true;
   try {
     const project = await ctx.coolify.getProject(uuid);
     if (!projectBelongsTo(project.description, tenant.id)) return refuseStack(ctx, stack, foreignProjectMessage(uuid), uuid);
@@ -358,9 +367,9 @@ async function verifyProject(ctx: EngineContext, tenant: Tenant, stack: Stack): 
  * call that sets the vars and narrowed only after the deletes, so a crash in between never
  * forgets a key it set; a var never listed there (added by hand in Coolify) is never deleted.
  */
-async function setEnv(ctx: EngineContext, stack: Stack, uuid: string, decision: StackApply): Promise<void> {
+async function setEnv(ctx: EngineContext, stack: Stack, uuid: string, decision: StackApply, read?: CoolifyEnvVar[]): Promise<void> {
   const key = stackKey(stack.id);
-  const current = await ctx.coolify.listServiceEnvs(uuid);
+  const current = read ?? (await ctx.coolify.listServiceEnvs(uuid));
   const managed = readManagedEnv(current);
   const wanted = decision.env.map((v) => v.key);
   const vars = decision.env.map(({ key: k, value }) => ({ key: k, value }));
@@ -378,17 +387,53 @@ async function setEnv(ctx: EngineContext, stack: Stack, uuid: string, decision: 
   ctx.memory.envDrift.delete(stack.id);
 }
 
-/** PATCHes the service (and its env) when anything the daemon owns differs. Returns true if it did. */
-async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, decision: StackApply, service: CoolifyServiceDetail): Promise<boolean> {
+/** The env vars the decision sets (and the managed-keys list) differ from what Coolify holds. */
+function envNeedsWrite(decision: StackApply, current: CoolifyEnvVar[]): boolean {
+  const wanted = managedEnvValue(decision.env.map((v) => v.key));
+  return envDifferences(decision.env, current).length > 0 || managedEnvValue(readManagedEnv(current)) !== wanted || !current.some((v) => v.key === MANAGED_ENV_VAR);
+}
+
+/**
+ * Makes the service match the decision, writing only what differs from what Coolify holds: the
+ * recorded hash only says that something may have changed. A restored PocketBase (no hash), a
+ * stale applied_hash or a change that renders the same costs one env read and no write
+ * ('recorded': the hash is recorded, nothing deployed). Compose and public URLs are PATCHed when
+ * they differ, env vars set when they differ ('applied': a deploy follows); 'none' otherwise.
+ */
+async function applyIfNeeded(
+  ctx: EngineContext,
+  tenant: Tenant,
+  stack: Stack,
+  decision: StackApply,
+  observed: ObservedService,
+): Promise<'applied' | 'recorded' | 'none'> {
   const key = stackKey(stack.id);
-  const reasons: string[] = [];
-  if (decision.hash !== stack.appliedHash) reasons.push(stack.appliedHash ? 'stack or template changed' : 'first apply');
-  if (service.dockerComposeRaw !== undefined && !ctx.policy.composeEquals(decision.composeYaml, service.dockerComposeRaw)) {
-    reasons.push('compose differs from Coolify');
+  const hashDiffers = decision.hash !== stack.appliedHash;
+  let service = observed;
+  // Public URLs are only in a service's detail: read when they may differ and the view cannot say.
+  if (service.fromView && hashDiffers && decision.urls.length > 0) {
+    const detail = await ctx.coolify.getService(service.uuid).catch(() => null);
+    if (detail) service = { ...detail, projectUuid: observed.projectUuid };
   }
-  if (urlsDiffer(decision.urls, service.applications)) reasons.push('public URLs differ');
+  const reasons: string[] = [];
+  const composeDiffers =
+    service.dockerComposeRaw !== undefined
+      ? !ctx.policy.composeEquals(decision.composeYaml, service.dockerComposeRaw)
+      : service.composeDigest !== undefined
+        ? ctx.policy.composeDigest(decision.composeYaml) !== service.composeDigest
+        : hashDiffers;
+  if (composeDiffers) reasons.push(hashDiffers ? (stack.appliedHash ? 'stack or template changed' : 'first apply') : 'compose differs from Coolify');
+  if (!service.fromView && urlsDiffer(decision.urls, service.applications)) reasons.push('public URLs differ');
+  // Env vars: read once when they may differ (a change, an adoption, a check that found drift).
   const envDrift = ctx.memory.envDrift.has(stack.id);
-  if (envDrift) reasons.push('env vars differ');
+  let current: CoolifyEnvVar[] | undefined;
+  let envDiffers = false;
+  if (hashDiffers || envDrift || reasons.length > 0) {
+    current = await ctx.coolify.listServiceEnvs(service.uuid);
+    envDiffers = envNeedsWrite(decision, current);
+    if (envDiffers) reasons.push(envDrift ? 'env vars differ' : 'env vars changed');
+  }
+  if (!envDiffers) ctx.memory.envDrift.delete(stack.id);
 
   const update: UpdateServiceInput = {};
   const name = serviceName(tenant, stack);
@@ -396,7 +441,7 @@ async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   // A leftover delete-after or orphaned-at token means a deletion was cancelled or the stack came back.
   if (service.description !== description) update.description = description;
   if (service.name !== name) update.name = name;
-  if (reasons.length > 0) {
+  if (composeDiffers || reasons.includes('public URLs differ')) {
     update.composeYaml = decision.composeYaml;
     update.urls = decision.urls;
   }
@@ -419,11 +464,13 @@ async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       }
       throw e;
     }
-    service.description = update.description ?? service.description;
+    observed.description = update.description ?? observed.description;
   }
-  if (reasons.length === 0) return false;
-  await setEnv(ctx, stack, service.uuid, decision);
-  return true;
+  if (reasons.length > 0) {
+    if (envDiffers) await setEnv(ctx, stack, service.uuid, decision, current);
+    return 'applied';
+  }
+  return hashDiffers ? 'recorded' : 'none';
 }
 
 async function settleRunState(

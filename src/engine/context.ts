@@ -4,6 +4,7 @@
  * and the reconcilers still converge from what PocketBase and Coolify hold).
  */
 import type { Clock } from '../clock.js';
+import type { SharedCoolifyView } from '../coolify/shared-view.js';
 import type { CoolifyApi } from '../coolify/types.js';
 import { abortableCoolify } from './abortable-coolify.js';
 import type { Logger } from '../logging/logger.js';
@@ -52,6 +53,8 @@ export interface EngineMemory {
    * resync can tell "the same request again" from "the record or its inputs changed".
    */
   rejected: Map<string, string>;
+  /** stack id → when applying its change was first held back to coalesce a burst (epoch ms). */
+  applyHeldSince: Map<string, number>;
 }
 
 /** Whether acting on orphans is currently allowed (the drift resync's guard decides). */
@@ -79,12 +82,24 @@ export interface EngineContext {
   settings: EngineSettings;
   memory: EngineMemory;
   orphans: OrphanGate;
+  /**
+   * The shared observation of Coolify (see shared-view.ts): status polls, marker lookups and
+   * adoption read it instead of asking Coolify per stack. Without it, every lookup asks Coolify.
+   */
+  view?: SharedCoolifyView;
   /** Every tenant and stack, for quota and host ownership; may be up to a second old. */
   peers(): Promise<PeerSnapshot>;
 }
 
 export function newEngineMemory(): EngineMemory {
-  return { lifecycle: new Map(), deleteRequestedAt: new Map(), envDrift: new Set(), duplicates: new Set(), rejected: new Map() };
+  return {
+    lifecycle: new Map(),
+    deleteRequestedAt: new Map(),
+    envDrift: new Set(),
+    duplicates: new Set(),
+    rejected: new Map(),
+    applyHeldSince: new Map(),
+  };
 }
 
 /**
