@@ -123,24 +123,43 @@ export function foreignProjectMessage(uuid: string): string {
   return `the tenant's project ${uuid} is not managed by cf-reconciler (it lacks the tenant's marker); fix the tenant's coolify_project_uuid`;
 }
 
+/** The fields host ownership is computed from are the same in both copies of a stack and its tenant. */
+function sameHostInputs(a: { tenant: Tenant; stack: Stack } | undefined, b: { tenant: Tenant; stack: Stack }): boolean {
+  if (!a) return false;
+  const s = (x: Stack) => [x.tenantId, x.name, x.template, x.desiredStatus, x.created, JSON.stringify(x.domains)].join('\u0000');
+  const t = (x: Tenant) => [x.id, x.slug, x.domain, x.status].join('\u0000');
+  return s(a.stack) === s(b.stack) && t(a.tenant) === t(b.tenant);
+}
+
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   const plan = await ctx.store.getPlan(tenant.planId);
   if (!plan) return { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
-  const { tenants, stacks } = await ctx.peers();
+  const peers = await ctx.peers();
+  const { tenants, stacks } = peers;
   const tenantsById = new Map(tenants.map((t) => [t.id, t]));
+  const listed = stacks.find((s) => s.id === stack.id);
+  const listedTenant = listed ? tenantsById.get(listed.tenantId) : undefined;
   tenantsById.set(tenant.id, tenant);
   // The freshly read records win over the listing (they may be a few ms newer).
   const all = [...stacks.filter((s) => s.id !== stack.id), stack];
-  const entries = all.flatMap((s) => {
-    const t = tenantsById.get(s.tenantId);
-    return t ? [{ tenant: t, stack: s }] : [];
-  });
+  // Host ownership over every stack is computed once per listing, not once per reconcile (at
+  // 10,000 stacks that is most of a reconcile's CPU), and reused while this stack's and its
+  // tenant's host inputs are as listed; a changed stack gets its own computation.
+  const hostOwners = () => {
+    const entries = all.flatMap((s) => {
+      const t = tenantsById.get(s.tenantId);
+      return t ? [{ tenant: t, stack: s }] : [];
+    });
+    return ctx.policy.hostOwners(entries);
+  };
+  const reuse = sameHostInputs(listed && listedTenant ? { tenant: listedTenant, stack: listed } : undefined, { tenant, stack });
+  if (reuse) peers.hostOwners ??= hostOwners();
   return ctx.policy.decide({
     tenant,
     plan,
     stack,
     tenantStacks: all.filter((s) => s.tenantId === tenant.id),
-    hostOwners: ctx.policy.hostOwners(entries),
+    hostOwners: reuse && peers.hostOwners ? peers.hostOwners : hostOwners(),
     routerBaseUrl: ctx.settings.routerBaseUrl,
   });
 }
@@ -317,6 +336,8 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     ));
   } catch (e) {
     if (e instanceof CoolifyError && e.kind === 'not_found') {
+      // The shared view's listing of the tenant's project is not to be trusted until the next pass.
+      ctx.view?.forgetProjects(tenant.id);
       // The stored project (or its environment, or the server) is gone: the tenant reconciler
       // verifies and recreates the project; this stack waits for it.
       ctx.enqueue(`tenant:${tenant.id}`, 'high');

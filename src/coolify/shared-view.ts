@@ -20,7 +20,7 @@
  */
 import type { CoolifyInventory, InventorySnapshot, ManagedProject, ManagedService } from './inventory.js';
 import { parseMarker } from './markers.js';
-import type { CoolifyApi } from './types.js';
+import type { CoolifyApi, CoolifyProjectDetail } from './types.js';
 
 export interface SharedViewStats {
   /** Passes that listed projects and services. */
@@ -127,6 +127,27 @@ export class SharedCoolifyView {
   /** Services carrying `stackId`'s marker in the latest snapshot (empty before the first). */
   servicesOf(stackId: string): readonly ManagedService[] {
     return this.#current?.servicesByStack.get(stackId) ?? [];
+  }
+
+  /**
+   * The tenant's project with its environments, when the latest snapshot lists exactly one project
+   * with the tenant's marker (the stored one, or the only one when none is stored) and its
+   * environments are known; otherwise undefined (look it up through the API).
+   */
+  tenantProject(tenantId: string, storedUuid: string): CoolifyProjectDetail | undefined {
+    const mine = this.projectsOf(tenantId);
+    const only = mine.length === 1 ? mine[0] : undefined;
+    if (!only || (storedUuid && only.uuid !== storedUuid)) return undefined;
+    const environments = this.#inventory.environmentsOf(only.uuid);
+    return environments ? { uuid: only.uuid, name: only.name, description: only.description, environments: [...environments] } : undefined;
+  }
+
+  /**
+   * Coolify said the tenant's project (or something in it) is not there: the listing is not
+   * trusted for it until the next full pass, so lookups ask Coolify.
+   */
+  forgetProjects(tenantId: string): void {
+    this.#current?.projectsByTenant.delete(tenantId);
   }
 
   /** Projects carrying `tenantId`'s marker in the latest snapshot (empty before the first). */
