@@ -5,6 +5,8 @@
  * Coolify holds (uuid, marker, delete-after token) wins over a stale copy.
  */
 import { TerminalError } from '../src/errors.js';
+import { humanMs } from '../src/engine/corrections.js';
+import { RetryAfterError } from '../src/queue/queue-errors.js';
 import { CoolifyError } from '../src/coolify/errors.js';
 import { formatServiceMarker, parseMarker, withMarkerTokens } from '../src/coolify/markers.js';
 import type { CoolifyService, CoolifyServiceApplication, CoolifyServiceDetail, CoolifyUrl, UpdateServiceInput } from '../src/coolify/types.js';
@@ -15,6 +17,7 @@ import { trackRecordSecrets } from '../src/engine/policy.js';
 import { findStackService, observeStackService, projectBelongsTo, type ObservedService, type ServiceLookup } from './coolify-lookup.js';
 import { holdApply, releaseHold } from './coalesce.js';
 import { envDifferences } from '../src/engine/env-check.js';
+import { raceAbort } from '../src/engine/abortable-coolify.js';
 import type { CoolifyEnvVar } from '../src/coolify/types.js';
 import { DELETE_AFTER, DELETE_SEEN, ORPHANED_AT, isoTime, readTimeToken } from './description-tokens.js';
 import { MANAGED_ENV_VAR, managedEnvValue, readManagedEnv } from './managed-env.js';
@@ -52,8 +55,9 @@ export async function reconcileStack(ctx: EngineContext, stackId: string): Promi
   }
   const tenant = await ctx.store.getTenant(stack.tenantId);
   if (!tenant) {
-    await writeStack(ctx, stack, { status: 'error', statusMessage: `tenant ${stack.tenantId} does not exist` });
-    throw new TerminalError(`stack ${stack.id}: tenant ${stack.tenantId} does not exist`);
+    const message = stack.tenantId ? `tenant ${stack.tenantId} does not exist` : `the stack record is malformed: ${stack.problems.join('; ')}`;
+    await writeStack(ctx, stack, { status: 'error', statusMessage: message });
+    throw new TerminalError(`stack ${stack.id}: ${message}`);
   }
   trackRecordSecrets(ctx.redactor, ctx.policy, tenant, stack);
   if (isPaused(tenant, stack)) return observePausedStack(ctx, tenant, stack);
@@ -64,6 +68,15 @@ export async function reconcileStack(ctx: EngineContext, stackId: string): Promi
     return deleteStack(ctx, tenant, stack);
   }
   return convergeStack(ctx, tenant, stack, desire);
+}
+
+/**
+ * Why a stack cannot be decided when its tenant's plan cannot be read: a tenant record the daemon
+ * cannot act on (no plan set, e.g. after installing into an existing database) says so first.
+ */
+export function missingPlanMessage(tenant: Tenant): string {
+  if (tenant.problems.length > 0) return `the tenant record is malformed: ${tenant.problems.join('; ')}`;
+  return `plan ${tenant.planId} of tenant ${tenant.slug} does not exist`;
 }
 
 export function foreignServiceMessage(uuid: string): string {
@@ -133,8 +146,8 @@ function sameHostInputs(a: { tenant: Tenant; stack: Stack } | undefined, b: { te
 
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   const plan = await ctx.store.getPlan(tenant.planId);
-  if (!plan) return { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
-  const peers = await ctx.peers();
+  if (!plan) return { kind: 'error' as const, message: missingPlanMessage(tenant) };
+  const peers = await ctx.peers(stack.id);
   const { tenants, stacks } = peers;
   const tenantsById = new Map(tenants.map((t) => [t.id, t]));
   const listed = stacks.find((s) => s.id === stack.id);
@@ -162,6 +175,12 @@ async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
     hostOwners: reuse && peers.hostOwners ? peers.hostOwners : hostOwners(),
     routerBaseUrl: ctx.settings.routerBaseUrl,
   });
+}
+
+/** Coolify's own words in an error answer (`message`), or the error's message. */
+function coolifyMessage(e: CoolifyError): string {
+  const body = e.body as { message?: unknown } | undefined;
+  return typeof body?.message === 'string' ? body.message : e.message;
 }
 
 function normaliseUrls(list: string | null | undefined): string {
@@ -255,7 +274,9 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
  */
 function lookupService(ctx: EngineContext, stack: Stack, observe = false): Promise<ServiceLookup> {
   if (observe && ctx.view && !ctx.memory.duplicates.has(stack.id)) {
-    return observeStackService(ctx.view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs);
+    const view = ctx.view;
+    // A pass the view is waiting on does not outlive the reconcile's own deadline.
+    return raceAbort(ctx.signal, () => observeStackService(view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs));
   }
   return findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.memory.duplicates.has(stack.id));
 }
@@ -318,8 +339,14 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   const serverUuid = tenant.coolifyServerUuid || ctx.settings.defaultServerUuid;
   const name = serviceName(tenant, stack);
   const description = formatServiceMarker({ stackId: stack.id, tenantId: tenant.id });
+  // A create Coolify keeps refusing the same way (a server that does not exist) is held back
+  // after the third try instead of being sent every backoff step (SPEC §3).
+  const fingerprint = `create_service ${decision.hash} server=${serverUuid}`;
+  const hold = ctx.corrections.check(key, fingerprint);
+  if (hold) throw new RetryAfterError(`stack ${stack.id}: create held back after ${hold.sent} failed tries`, hold.retryInMs);
   if (!(await verifyProject(ctx, tenant, stack))) return null;
   let uuid: string;
+  const sent = ctx.corrections.record(key, fingerprint);
   try {
     ({ uuid } = await ctx.audit.write(key, 'create_service', (r) => r.uuid, `created service ${name}`, () =>
       ctx.coolify.createService({
@@ -336,13 +363,24 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     ));
   } catch (e) {
     if (e instanceof CoolifyError && e.kind === 'not_found') {
+      // The project was just read, so the server (a typo in coolify_server_uuid or
+      // COOLIFY_SERVER_UUID) or the environment is missing. Either way this key failed: it backs
+      // off, and its tenant (which creates environments) is asked for through the rate-limited
+      // path, so the two never spin on each other.
+      if (/server/i.test(coolifyMessage(e))) {
+        const source = tenant.coolifyServerUuid ? "the tenant's coolify_server_uuid" : 'COOLIFY_SERVER_UUID';
+        const held = ctx.corrections.holdMs(sent);
+        const retry = held > 0 ? `tried ${sent} times, next try in ${humanMs(held)}` : 'retried with backoff meanwhile';
+        const message = `Coolify has no server ${serverUuid} (from ${source}); fix it (${retry})`;
+        await writeStack(ctx, stack, { status: 'error', statusMessage: message });
+        if (held > 0) throw new RetryAfterError(`stack ${stack.id}: ${message}`, held);
+        throw new Error(`stack ${stack.id}: ${message}`, { cause: e });
+      }
       // The shared view's listing of the tenant's project is not to be trusted until the next pass.
       ctx.view?.forgetProjects(tenant.id);
-      // The stored project (or its environment, or the server) is gone: the tenant reconciler
-      // verifies and recreates the project; this stack waits for it.
       ctx.enqueue(`tenant:${tenant.id}`, 'high');
       await writeStack(ctx, stack, { status: 'pending', statusMessage: `cannot create the service yet: ${e.message}` });
-      return null;
+      throw new Error(`stack ${stack.id}: cannot create the service yet: ${e.message}`, { cause: e });
     }
     // The failed create is already in the audit trail; the record waits for a change.
     if (isRejection(e)) {
@@ -351,6 +389,7 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
     }
     throw e;
   }
+  ctx.corrections.reset(key);
   // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
   await writeStack(ctx, stack, { coolifyServiceUuid: uuid });
   // A service just made holds none of our env vars: nothing to read before setting them.

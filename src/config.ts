@@ -29,6 +29,8 @@ export interface Config {
   logFormat: LogFormat;
   /** Default public host of a stack's ingress entries (SPEC §4): `{stack}`, `{tenant}`, `{domain}`. */
   defaultHostTemplate: string;
+  /** This daemon's name in the leader lease; undefined = hostname plus a random suffix. */
+  leaseIdentity: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +63,7 @@ export const CONFIG_VARIABLES = [
   'LOG_LEVEL',
   'LOG_FORMAT',
   'DEFAULT_HOST_TEMPLATE',
+  'LEASE_IDENTITY',
 ] as const;
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
@@ -152,6 +155,7 @@ export function loadConfig(env: Env): Config {
     logLevel: oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     logFormat: oneOf<LogFormat>('LOG_FORMAT', 'json', ['json', 'text']),
     defaultHostTemplate,
+    leaseIdentity: raw('LEASE_IDENTITY'),
   };
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -3,7 +3,7 @@ import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { CoolifyClient } from '../coolify/client.js';
 import { RateLimiter } from '../coolify/rate-limiter.js';
-import { catalogPolicy } from '../engine/policy.js';
+import { configPolicy } from '../engine/policy.js';
 import { errorMessage } from '../errors.js';
 import { silentLogger } from '../logging/logger.js';
 import { Redactor } from '../logging/redactor.js';
@@ -91,7 +91,7 @@ async function plan(config: Config, redactor: Redactor, json: boolean): Promise<
   });
   const store = new PocketBaseStore({ pb, logger, clock, redactor });
 
-  const result = await runPlan({ config, coolify, store, policy: catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate }), clock, redactor });
+  const result = await runPlan({ config, coolify, store, policy: configPolicy(catalog, config), clock, redactor });
   const version = packageVersion();
   if (json) {
     process.stdout.write(`${JSON.stringify({ version, ...result, at: new Date(result.at).toISOString() })}\n`);

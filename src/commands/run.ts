@@ -35,7 +35,15 @@ export function registerRunCommand(program: Command): void {
       try {
         const daemon = await startDaemon({ config, deps: { redactor } });
         stop = () => daemon.stop();
-        daemon.logger.info('cf-reconciler running', { metrics: daemon.url });
+        daemon.logger.info('cf-reconciler running', { metrics: daemon.url, role: daemon.role() });
+        // A daemon that lost its lease has stopped itself; exit non-zero so the supervisor starts a
+        // fresh one (which waits as a standby).
+        void daemon.done.then(() => {
+          const why = daemon.lostLease();
+          if (why === undefined) return;
+          process.stderr.write(`cf-reconciler: lost the lease (${why}); exiting\n`);
+          process.exit(1);
+        });
       } catch (e) {
         process.stderr.write(`cf-reconciler: failed to start: ${redactor.redact(errorMessage(e))}\n`);
         process.exit(1);

@@ -58,6 +58,11 @@ export interface CoolifyClientOptions {
   maxRetries?: number;
   /** Called once per HTTP attempt. */
   onResponse?: (info: CoolifyResponseInfo) => void;
+  /**
+   * Called right before each HTTP attempt, after the rate limiter's wait; a throw ends the call
+   * unsent (a daemon that lost its lease or is stopping sends nothing more).
+   */
+  beforeSend?: () => void;
   /** fetch implementation; tests pass a recording wrapper around the global one. */
   fetch?: typeof fetch;
 }
@@ -120,6 +125,7 @@ export class CoolifyClient implements CoolifyApi {
   readonly #deadlineMs: number;
   readonly #maxRetries: number;
   readonly #onResponse: ((info: CoolifyResponseInfo) => void) | undefined;
+  readonly #beforeSend: (() => void) | undefined;
   readonly #healthUrl: string;
   readonly #fetch: typeof fetch;
 
@@ -150,6 +156,7 @@ export class CoolifyClient implements CoolifyApi {
     this.#deadlineMs = options.deadlineMs ?? 60_000;
     this.#maxRetries = options.maxRetries ?? 3;
     this.#onResponse = options.onResponse;
+    this.#beforeSend = options.beforeSend;
   }
 
   // ---- projects ----
@@ -423,6 +430,7 @@ export class CoolifyClient implements CoolifyApi {
         }
         let outcome: Reply | CoolifyError;
         try {
+          this.#beforeSend?.();
           outcome = await this.#attempt(call, deadline.signal);
         } finally {
           lease.release();

@@ -39,8 +39,10 @@ export interface HttpServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   metrics: MetricsSource;
-  /** Named readiness checks, reported under their names. */
+  /** Named readiness checks, reported under their names (read on every request, so may grow). */
   readiness: Record<string, ReadinessCheck>;
+  /** Extra fields for the /readyz body, e.g. the daemon's role. */
+  info?: () => Record<string, unknown>;
   /** Liveness: false once the main loop has died. @default () => true */
   live?: () => boolean;
   /** Upper bound for one readiness check, in ms. @default 2000 */
@@ -91,7 +93,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     }
     if (path === '/readyz') {
       const failing = await failingChecks();
-      const body = JSON.stringify({ ready: failing.length === 0, failing });
+      const body = JSON.stringify({ ready: failing.length === 0, ...options.info?.(), failing });
       return send(res, failing.length === 0 ? 200 : 503, 'application/json', `${body}\n`);
     }
     return send(res, 200, options.metrics.contentType, await options.metrics.text());

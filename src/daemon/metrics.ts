@@ -71,6 +71,7 @@ export class Metrics {
   readonly #guardRefusals: Counter<'guard'>;
   readonly #orphans: Gauge;
   readonly #envCheckPeriod: Gauge;
+  readonly #leader: Gauge;
   readonly #queueBackoff: Gauge;
   readonly #stacks: Gauge<'status'>;
   readonly #tenants: Gauge<'sync_status'>;
@@ -151,6 +152,11 @@ export class Metrics {
       registers,
     });
 
+    this.#leader = new Gauge({
+      name: 'cf_leader',
+      help: 'Whether this daemon holds the lease and acts on Coolify (1) or waits as a standby (0).',
+      registers,
+    });
     new Gauge({
       name: 'cf_build_info',
       help: 'Always 1; the version label says which cf-reconciler runs.',
@@ -212,6 +218,7 @@ export class Metrics {
       this.#envCheckPeriod,
       this.#realtimeUp,
       this.#coolifyPaused,
+      this.#leader,
     ]) {
       gauge.set(0);
     }
@@ -284,6 +291,10 @@ export class Metrics {
 
   setEnvCheckPeriod(seconds: number): void {
     this.#envCheckPeriod.set(seconds);
+  }
+
+  setLeader(leading: boolean): void {
+    this.#leader.set(leading ? 1 : 0);
   }
 
   /** The Prometheus text exposition of every metric in this registry. */

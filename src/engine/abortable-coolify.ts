@@ -35,8 +35,12 @@ export function raceAbort<T>(signal: AbortSignal, call: () => Promise<T>): Promi
   });
 }
 
-export function abortableCoolify(api: CoolifyApi, signal: AbortSignal): CoolifyApi {
-  const r = <T>(call: () => Promise<T>) => raceAbort(signal, call);
+/**
+ * The same API with every call passed through `around` (one wrapper for every method, so adding
+ * a method to CoolifyApi cannot be forgotten in one of the views).
+ */
+export function wrapCoolify(api: CoolifyApi, around: <T>(call: () => Promise<T>) => Promise<T>): CoolifyApi {
+  const r = around;
   return {
     version: () => r(() => api.version()),
     listProjects: () => r(() => api.listProjects()),
@@ -59,4 +63,8 @@ export function abortableCoolify(api: CoolifyApi, signal: AbortSignal): CoolifyA
     upsertServiceEnvs: (uuid, vars) => r(() => api.upsertServiceEnvs(uuid, vars)),
     deleteServiceEnv: (serviceUuid, envUuid) => r(() => api.deleteServiceEnv(serviceUuid, envUuid)),
   };
+}
+
+export function abortableCoolify(api: CoolifyApi, signal: AbortSignal): CoolifyApi {
+  return wrapCoolify(api, (call) => raceAbort(signal, call));
 }

@@ -6,10 +6,11 @@
 import type { Clock } from '../clock.js';
 import type { SharedCoolifyView } from '../coolify/shared-view.js';
 import type { CoolifyApi } from '../coolify/types.js';
-import { abortableCoolify } from './abortable-coolify.js';
+import { abortableCoolify, raceAbort } from './abortable-coolify.js';
 import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Audit } from './audit.js';
+import type { Corrections } from './corrections.js';
 import type { PeerSnapshot } from './peer-listing.js';
 import type { EnqueuePort, PolicyPort, StorePort } from './ports.js';
 
@@ -81,14 +82,19 @@ export interface EngineContext {
   enqueue: EnqueuePort;
   settings: EngineSettings;
   memory: EngineMemory;
+  /** Identical corrections per key, to hold back the ones Coolify does not take. */
+  corrections: Corrections;
   orphans: OrphanGate;
   /**
    * The shared observation of Coolify (see shared-view.ts): status polls, marker lookups and
    * adoption read it instead of asking Coolify per stack. Without it, every lookup asks Coolify.
    */
   view?: SharedCoolifyView;
-  /** Every tenant and stack, for quota and host ownership; may be up to a second old. */
-  peers(): Promise<PeerSnapshot>;
+  /**
+   * Every tenant and stack, for quota and host ownership; may be up to a second old, but when
+   * `mustList` (a stack id) is given, taken after that stack was created.
+   */
+  peers(mustList?: string): Promise<PeerSnapshot>;
 }
 
 export function newEngineMemory(): EngineMemory {
@@ -103,10 +109,39 @@ export function newEngineMemory(): EngineMemory {
 }
 
 /**
- * The context one reconcile runs with: Coolify calls and status writes give up when `signal`
- * aborts, and everything it logs (audit lines included) goes through `logger`, a child logger
- * carrying the reconcile's key and id.
+ * The context one reconcile runs with: Coolify and PocketBase calls give up when `signal` aborts
+ * (the reconcile timeout covers a hung PocketBase as well as a hung Coolify), and everything it
+ * logs (audit lines included) goes through `logger`, a child logger carrying the reconcile's key
+ * and id.
  */
 export function reconcileContext(ctx: EngineContext, signal: AbortSignal, logger: Logger = ctx.logger): EngineContext {
-  return { ...ctx, signal, logger, audit: ctx.audit.withLogger(logger), coolify: abortableCoolify(ctx.coolify, signal) };
+  const store = abortableStore(ctx.store, signal);
+  return {
+    ...ctx,
+    signal,
+    logger,
+    store,
+    audit: ctx.audit.withLogger(logger),
+    coolify: abortableCoolify(ctx.coolify, signal),
+  };
+}
+
+/** `store` whose calls reject with the abort reason as soon as `signal` aborts. */
+export function abortableStore(store: StorePort, signal: AbortSignal): StorePort {
+  const r = <T>(call: () => Promise<T>) => raceAbort(signal, call);
+  return {
+    getPlan: (id) => r(() => store.getPlan(id)),
+    getTenant: (id) => r(() => store.getTenant(id)),
+    getStack: (id) => r(() => store.getStack(id)),
+    listPlans: () => r(() => store.listPlans()),
+    listTenants: () => r(() => store.listTenants()),
+    listStacks: () => r(() => store.listStacks()),
+    listStacksOfTenant: (tenantId) => r(() => store.listStacksOfTenant(tenantId)),
+    updateTenant: (id, patch) => r(() => store.updateTenant(id, patch)),
+    updateStack: (id, patch) => r(() => store.updateStack(id, patch)),
+    deleteStack: (id) => r(() => store.deleteStack(id)),
+    // The audit trail of a write already made is kept even when the run is aborted meanwhile.
+    addEvent: (event) => store.addEvent(event),
+    pruneEvents: (olderThanMs, options) => r(() => store.pruneEvents(olderThanMs, options)),
+  };
 }

@@ -1,10 +1,14 @@
 /**
- * Wires the daemon: PocketBase (store + change feed), Coolify (one client behind one rate
- * limiter), the template policy, the work queue with the tenant and stack reconcilers, the drift
- * resync with its orphan guard, the budgeted env checker and the HTTP server. Tests run it
+ * Wires the daemon as runnables under one Manager (manager.ts): the HTTP server (started first,
+ * so /healthz and /metrics answer before PocketBase sign-in), then, while this daemon leads, the
+ * work queue with the tenant and stack reconcilers, the change feed, the drift resync with its
+ * orphan guard, the budgeted env checker and the event pruner. PocketBase (store + feed) and
+ * Coolify (one client behind one rate limiter and the send gate) are built here. Tests run it
  * in-process with their own clock, Coolify client or logger; `stop()` lets in-flight reconciles
- * finish.
+ * finish within one shutdown deadline.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type PocketBase from 'pocketbase';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -13,7 +17,7 @@ import { CoolifyInventory } from '../coolify/inventory.js';
 import { SharedCoolifyView } from '../coolify/shared-view.js';
 import { RateLimiter } from '../coolify/rate-limiter.js';
 import type { CoolifyApi } from '../coolify/types.js';
-import { startHttpServer, type RunningHttpServer } from '../daemon/http-server.js';
+import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../daemon/http-server.js';
 import { Metrics } from '../daemon/metrics.js';
 import { errorMessage } from '../errors.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -30,15 +34,22 @@ import { StartupError } from '../startup/startup-error.js';
 import { checkTemplates } from '../startup/templates-check.js';
 import { reconcileStack } from '../../reconcilers/stack.js';
 import { reconcileTenant } from '../../reconcilers/tenant.js';
+import { abortableCoolify } from './abortable-coolify.js';
 import { Audit } from './audit.js';
 import { newEngineMemory, reconcileContext, type EngineContext } from './context.js';
 import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
+import { Corrections } from './corrections.js';
 import { EnvChecker } from './env-check.js';
+import { EventPruner } from './event-prune.js';
+import { Manager, type Runnable } from './manager.js';
 import { PeerListing } from './peer-listing.js';
 import { engineSettings } from './settings.js';
-import { catalogPolicy } from './policy.js';
+import { configPolicy } from './policy.js';
 import type { Priority } from './ports.js';
+import { gatedCoolify, SendGate } from './send-gate.js';
+import { LeaderElector, type LeaseTimings } from '../leader/elector.js';
+import { PocketBaseLeaseStore } from '../leader/lease-store.js';
 
 export interface DaemonDeps {
   clock?: Clock;
@@ -65,13 +76,19 @@ export interface DaemonDeps {
   lifecycleGraceMs?: number;
   /** Queue retry schedule (ms); default 1 s doubling to 5 min. */
   backoff?: { baseMs: number; maxMs: number };
+  /** Hold-back of corrections that do not take, after the 3rd identical one (ms); default 2 min doubling to 1 h. */
+  correctionBackoff?: { baseMs: number; maxMs: number };
   /**
    * A reconcile running longer than this is aborted and retried with backoff (ms); default 120 s:
    * room for a few Coolify calls at the client's 60 s deadline each, plus rate-limiter waits.
    */
   reconcileTimeoutMs?: number;
-  /** How long stop() waits for in-flight reconciles (ms); default 30 s. */
+  /** One deadline for all of stop(), in-flight reconciles included (ms); default 30 s. */
   shutdownDeadlineMs?: number;
+  /** Told the HTTP server's URL as soon as it listens (before PocketBase sign-in). */
+  onListening?: (url: string) => void;
+  /** The leader lease: this daemon's identity (default LEASE_IDENTITY, else host name + random) and timings (default 15/10/2 s). */
+  lease?: { identity?: string; timings?: LeaseTimings };
 }
 
 export interface Daemon {
@@ -88,8 +105,18 @@ export interface Daemon {
   resync(): Promise<DriftPlan | undefined>;
   /** Readiness as /readyz sees it: names of failing checks with reasons. */
   readiness(): Promise<{ check: string; message: string }[]>;
+  /** 'leader' while this daemon acts on Coolify, 'standby' while it waits, 'stopped' after stop. */
+  role(): DaemonRole;
+  /** Names of the runnables running now, in start order. */
+  runnables(): string[];
+  /** Resolves once the daemon has stopped: by stop(), or by itself when it lost the lease. */
+  done: Promise<void>;
+  /** Why the daemon stopped by itself (the lease was lost), else undefined. */
+  lostLease(): string | undefined;
   stop(): Promise<void>;
 }
+
+export type DaemonRole = 'leader' | 'standby' | 'stopped';
 
 function keyKind(key: string): { kind: 'tenant' | 'stack'; id: string } | undefined {
   const m = /^(tenant|stack):(.+)$/.exec(key);
@@ -105,6 +132,44 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   redactor.add(config.pocketbase.password, config.coolify.token);
   const logger = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat, redactor });
   const metrics = deps.metrics ?? new Metrics({ processMetrics: true });
+  const shutdownDeadlineMs = deps.shutdownDeadlineMs ?? 30_000;
+  const manager = new Manager({ clock, logger, shutdownDeadlineMs });
+  // Nothing reaches Coolify unless this daemon holds a renewed lease.
+  const gate = new SendGate();
+  let stopped = false;
+  // Whether this daemon holds a renewed lease (the elector, once it exists, answers).
+  let holding: () => boolean = () => false;
+  const role = (): DaemonRole => (stopped ? 'stopped' : holding() ? 'leader' : 'standby');
+
+  // Readiness checks, filled in as the parts come to exist: /readyz reads this object per request.
+  // The cause of the last failed PocketBase sign-in, until one succeeds.
+  let pocketbaseProblem: string | undefined = `signing in to PocketBase at ${config.pocketbase.url}`;
+  const readiness: Record<string, ReadinessCheck> = {
+    pocketbase: () => ({ ok: pocketbaseProblem === undefined, message: pocketbaseProblem ?? '' }),
+  };
+  let http: RunningHttpServer | undefined;
+  manager.add({
+    name: 'http',
+    needsLeadership: false,
+    start: async () => {
+      http = await startHttpServer({
+        host: config.http.host,
+        port: config.http.port,
+        metrics,
+        readiness,
+        info: () => ({ role: role() }),
+        redact: (t) => redactor.redact(t),
+        clock,
+      });
+    },
+    stop: async () => {
+      await http?.close();
+    },
+  });
+  // First of all, so /healthz and /metrics answer whatever PocketBase and Coolify do (SPEC §5).
+  await manager.start();
+  const url = http!.url;
+  deps.onListening?.(url);
 
   // Coolify reachability for /readyz: any HTTP answer below 500 means the API is there.
   let coolifyHealth: { ok: boolean; message: string } = { ok: false, message: 'no Coolify call yet' };
@@ -123,16 +188,18 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     clock,
     ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
   });
-  const coolify =
-    deps.coolify ??
-    new CoolifyClient({
-      baseUrl: config.coolify.url,
-      token: config.coolify.token,
-      limiter,
-      clock,
-      logger,
-      onResponse,
-    });
+  const coolify = deps.coolify
+    ? gatedCoolify(deps.coolify, gate)
+    : new CoolifyClient({
+        baseUrl: config.coolify.url,
+        token: config.coolify.token,
+        limiter,
+        clock,
+        logger,
+        onResponse,
+        // Checked after the limiter's wait: a call queued while leading is not sent after.
+        beforeSend: () => gate.check(),
+      });
 
   const access = new CoolifyAccessCheck({
     coolify,
@@ -146,16 +213,15 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   const templates = checkTemplates(catalog);
   if (templates.fatal) {
     logger.error(templates.fatal);
+    await manager.stop();
     throw new StartupError(templates.fatal);
   }
   if (templates.invalid) logger.error(templates.invalid);
+  readiness.templates = () => ({ ok: templates.invalid === undefined, message: templates.invalid ?? '' });
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
+  const policy = configPolicy(catalog, config);
 
-  // The cause of the last failed PocketBase sign-in, until one succeeds (for /readyz).
-  let pocketbaseProblem: string | undefined = 'not signed in to PocketBase yet';
-
-  const connect = (): Promise<PocketBase> =>
+  const connect = (client: string): Promise<PocketBase> =>
     connectPocketBase({
       url: config.pocketbase.url,
       email: config.pocketbase.email,
@@ -163,26 +229,43 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       redactor,
       logger,
       clock,
+      tokenSlot: `pocketbase token (${client})`,
       userAgent: `cf-reconciler/${packageVersion()}`,
       onAttemptFailed: (cause) => {
-        pocketbaseProblem = cause.message;
+        pocketbaseProblem = `signing in to PocketBase at ${config.pocketbase.url}: ${cause.message}`;
       },
     });
   // The feed owns its client's realtime connection; reads and writes go through another. One after
   // the other, so a PocketBase outage is retried (and logged) once per attempt, not twice.
-  const pbStore = await connect();
-  const pbFeed = await connect();
+  let pbStore: PocketBase;
+  let pbFeed: PocketBase;
+  try {
+    pbStore = await connect('store');
+    pbFeed = await connect('feed');
+  } catch (e) {
+    pocketbaseProblem = `PocketBase sign-in failed: ${errorMessage(e)}`;
+    await manager.stop();
+    throw e;
+  }
   pocketbaseProblem = undefined;
   const store = new PocketBaseStore({ pb: pbStore, logger, clock, redactor });
   const audit = new Audit(store, redactor, logger);
 
-  // Called only once the queue below exists (by reconciles, the feed and the drift resync).
+  // Adds one reconcile makes for another key go through the rate-limited path (client-go
+  // AddRateLimited), so two keys asking for each other slow down instead of spinning.
   const enqueue = (key: ReconcileKey, priority: Priority = 'high') => {
-    queue.add(key, { priority });
+    queue.addRateLimited(key, { priority });
   };
 
+  // Aborted when the drift resync and the env checks stop: their calls waiting on the rate
+  // limiter give up at once instead of holding shutdown.
+  const driftAbort = new AbortController();
+  const envAbort = new AbortController();
   // One observation of Coolify for the resync and every reconcile (see shared-view.ts).
-  const view = new SharedCoolifyView(new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }), () => clock.now());
+  const view = new SharedCoolifyView(
+    new CoolifyInventory(abortableCoolify(coolify, driftAbort.signal), { now: () => clock.now(), composeDigest: policy.composeDigest }),
+    () => clock.now(),
+  );
   const memory = newEngineMemory();
   const drift = new DriftResync({
     store,
@@ -192,11 +275,10 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     logger,
     redactor,
     audit,
-    enqueue,
+    enqueue: (key, priority = 'low') => queue.add(key, { priority }),
     intervalMs: config.resyncIntervalSeconds * 1000,
     routerBaseUrl: config.routerBaseUrl,
     deleteRetentionMs: config.deleteRetentionSeconds * 1000,
-    eventsRetentionMs: config.eventsRetentionDays * 86_400_000,
     metrics,
     onEnvTargets: (targets) => envChecker.setTargets(targets),
     onDuplicates: (ids) => {
@@ -205,8 +287,16 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     rejected: memory.rejected,
     ...(deps.random ? { random: deps.random } : {}),
   });
+  const pruner = new EventPruner({
+    store,
+    clock,
+    logger,
+    retentionMs: config.eventsRetentionDays * 86_400_000,
+    intervalMs: Math.max(config.resyncIntervalSeconds * 1000, 3_600_000),
+  });
 
   const peers = new PeerListing(store, clock, 1000);
+  const corrections = new Corrections({ clock, ...deps.correctionBackoff });
   const ctx: EngineContext = {
     // Reconciles' writes are noted so the shared view never answers from before them.
     coolify: view.watchWrites(coolify),
@@ -220,13 +310,14 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     enqueue,
     settings: engineSettings(config, deps.lifecycleGraceMs),
     memory,
+    corrections,
     orphans: drift.gate,
     signal: new AbortController().signal,
-    peers: () => peers.get(),
+    peers: (mustList) => peers.get(mustList),
   };
 
   const envChecker = new EnvChecker({
-    coolify,
+    coolify: abortableCoolify(coolify, envAbort.signal),
     clock,
     logger,
     periodMs: config.envCheckIntervalSeconds * 1000,
@@ -234,7 +325,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     ...(deps.rateWindowMs !== undefined ? { windowMs: deps.rateWindowMs } : {}),
     onDrift: (stackId) => {
       ctx.memory.envDrift.add(stackId);
-      enqueue(`stack:${stackId}`, 'low');
+      queue.add(`stack:${stackId}`, { priority: 'low' });
     },
     onPeriod: (seconds) => metrics.setEnvCheckPeriod(seconds),
   });
@@ -291,9 +382,13 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     logger,
     onKeys: (keys, source) => {
       for (const key of keys) {
-        // A real change resets the key's backoff (reconciler-lessons 7).
-        if (source === 'event') queue.forget(key);
-        enqueue(key, source === 'event' ? 'high' : 'low');
+        // A real change resets the key's backoff and its count of corrections that did not take
+        // (reconciler-lessons 7, SPEC §3).
+        if (source === 'event') {
+          queue.forget(key);
+          corrections.reset(key);
+        }
+        queue.add(key, { priority: source === 'event' ? 'high' : 'low' });
       }
     },
     // Every PocketBase (re)connect is also a drift pass, reusing the feed's fresh listing.
@@ -305,62 +400,126 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     onStale: () => drift.invalidate(),
   });
 
-  const resyncMaxAgeMs = 2 * config.resyncIntervalSeconds * 1000 + 60_000;
-  const readiness = {
-    templates: () => ({ ok: templates.invalid === undefined, message: templates.invalid ?? '' }),
-    pocketbase: () => ({ ok: pocketbaseProblem === undefined, message: pocketbaseProblem ?? '' }),
-    ...access.readiness,
-    pocketbase_stream: () => ({ ok: feed.connected, message: 'PocketBase realtime stream is not connected' }),
-    resync_recent: () => {
-      const at = drift.lastSuccessAt;
-      if (at === null) return { ok: false, message: drift.lastError ?? 'no drift resync has completed yet' };
-      const age = clock.now() - at;
-      return { ok: age <= resyncMaxAgeMs, message: `last drift resync ${Math.round(age / 1000)} s ago` };
+  // The queue's share of the one deadline: in-flight reconciles are aborted a little before it,
+  // so aborting and settling them fits inside it too.
+  const queueDeadlineMs = shutdownDeadlineMs - Math.min(5_000, shutdownDeadlineMs / 5);
+  const queueGraceMs = Math.min(2_000, shutdownDeadlineMs / 10);
+  const leaderParts: Runnable[] = [
+    {
+      name: 'queue-workers',
+      needsLeadership: true,
+      start: () => queue.start(),
+      stop: async () => {
+        await queue.shutdown({ deadlineMs: queueDeadlineMs, graceMs: queueGraceMs });
+        gate.close('this daemon is stopping');
+      },
     },
-    coolify_reachable: () =>
-      deps.coolify
-        ? { ok: drift.lastError === undefined && drift.lastSuccessAt !== null, message: drift.lastError ?? 'Coolify not observed yet' }
-        : coolifyHealth,
-  };
+    {
+      name: 'change-feed',
+      needsLeadership: true,
+      // Not awaited: the feed retries its subscription until PocketBase answers, and nothing else
+      // waits for it (realtime is a hint; the drift resync is the truth).
+      start: () => {
+        feed.start().catch((e: unknown) => logger.error('change feed failed', { error: errorMessage(e) }));
+      },
+      stop: () => feed.stop(),
+    },
+    {
+      name: 'drift-resync',
+      needsLeadership: true,
+      start: () => drift.start(),
+      stop: async () => {
+        driftAbort.abort(new Error('drift resync stopped'));
+        await drift.stop();
+      },
+    },
+    {
+      name: 'env-checks',
+      needsLeadership: true,
+      start: () => envChecker.start(),
+      stop: async () => {
+        envAbort.abort(new Error('env checks stopped'));
+        await envChecker.stop();
+      },
+    },
+    { name: 'event-pruning', needsLeadership: true, start: () => pruner.start(), stop: () => pruner.stop() },
+    // Verifies the token and COOLIFY_SERVER_UUID with Coolify calls: a standby sends none.
+    { name: 'coolify-access-check', needsLeadership: true, start: () => access.start(), stop: () => access.stop() },
+  ];
+  manager.add(...leaderParts);
 
-  queue.start();
-  let http: RunningHttpServer;
-  try {
-    http = await startHttpServer({
-      host: config.http.host,
-      port: config.http.port,
-      metrics,
-      readiness,
-      redact: (t) => redactor.redact(t),
-      clock,
+  const resyncMaxAgeMs = 2 * config.resyncIntervalSeconds * 1000 + 60_000;
+  // A standby is ready (it is doing its job: waiting); these checks are about leading.
+  const whenLeading = (check: () => { ok: boolean; message: string }) => () => (manager.leading ? check() : { ok: true, message: '' });
+  for (const [name, check] of Object.entries(access.readiness)) {
+    readiness[name] = whenLeading(() => {
+      const r = check();
+      return { ok: r.ok, message: r.message ?? '' };
     });
-  } catch (e) {
-    await queue.shutdown({ deadlineMs: 0 });
-    throw e;
   }
-  access.start();
-  await feed.start();
-  drift.start();
-  envChecker.start();
-  logger.info('daemon started', { version: packageVersion(), http: http.url, concurrency: config.reconcileConcurrency });
+  readiness.pocketbase_stream = whenLeading(() => ({ ok: feed.connected, message: 'PocketBase realtime stream is not connected' }));
+  readiness.resync_recent = whenLeading(() => {
+    const at = drift.lastSuccessAt;
+    if (at === null) return { ok: false, message: drift.lastError ?? 'no drift resync has completed yet' };
+    const age = clock.now() - at;
+    return { ok: age <= resyncMaxAgeMs, message: `last drift resync ${Math.round(age / 1000)} s ago` };
+  });
+  readiness.coolify_reachable = whenLeading(() =>
+    deps.coolify
+      ? { ok: drift.lastError === undefined && drift.lastSuccessAt !== null, message: drift.lastError ?? 'Coolify not observed yet' }
+      : coolifyHealth,
+  );
 
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('stopping: finishing in-flight reconciles');
-      await feed.stop();
-      await Promise.all([drift.stop(), envChecker.stop(), access.stop()]);
-      await queue.shutdown({ deadlineMs: deps.shutdownDeadlineMs ?? 30_000 });
-      await http.close();
+      await manager.stop();
+      gate.close('this daemon stopped');
+      stopped = true;
+      metrics.setLeader(false);
       pbFeed.realtime.unsubscribe().catch(() => undefined);
       logger.info('stopped');
-    })().catch((e: unknown) => {
-      logger.error('error while stopping', { error: errorMessage(e) });
-      throw e;
-    }));
+    })()
+      .catch((e: unknown) => {
+        logger.error('error while stopping', { error: errorMessage(e) });
+        throw e;
+      })
+      .finally(resolveDone));
+
+  let lost: string | undefined;
+  let leading: Promise<void> | undefined;
+  const election: LeaderElector = new LeaderElector({
+    store: new PocketBaseLeaseStore(pbStore),
+    clock,
+    logger,
+    identity: deps.lease?.identity ?? config.leaseIdentity ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
+    ...(deps.lease?.timings ? { timings: deps.lease.timings } : {}),
+    onStartedLeading: () => {
+      // Every request from now on asks the lease whether its renew deadline has passed.
+      gate.open(() => election.holding());
+      metrics.setLeader(true);
+      leading = manager.startLeading();
+    },
+    onStoppedLeading: (reason) => {
+      // Writes stopped already (the gate asks the lease); now stop everything, like client-go's
+      // callers do, and let the supervisor start a fresh standby.
+      gate.close(`the lease was lost: ${reason}`);
+      metrics.setLeader(false);
+      lost = reason;
+      void stop().catch(() => undefined);
+    },
+  });
+  holding = () => election.holding();
+  manager.add({ name: 'leader-election', needsLeadership: false, start: () => election.start(), stop: () => election.stop() });
+  await manager.start();
+  await leading;
+  logger.info('daemon started', { version: packageVersion(), http: url, concurrency: config.reconcileConcurrency, role: role() });
 
   return {
-    url: http.url,
+    url,
     metrics,
     store,
     coolify,
@@ -368,15 +527,21 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     logger,
     redactor,
     envChecker,
-    resync: () => drift.run(),
+    resync: () => (election.holding() ? drift.run() : Promise.resolve(undefined)),
     readiness: async () => {
       const out: { check: string; message: string }[] = [];
       for (const [check, fn] of Object.entries(readiness)) {
-        const r = fn();
-        if (!r.ok) out.push({ check, message: r.message ?? 'check failed' });
+        const r = await fn();
+        if (r === true) continue;
+        if (r === false) out.push({ check, message: 'check failed' });
+        else if (!r.ok) out.push({ check, message: r.message ?? 'check failed' });
       }
       return out;
     },
+    role,
+    runnables: () => manager.running,
+    done,
+    lostLease: () => lost,
     stop,
   };
 }

@@ -13,7 +13,7 @@ import { pickKeeper } from '../../reconcilers/coolify-lookup.js';
 import { isPaused, observedStatus, pausedStackMessage, pausedTenantMessage } from '../../reconcilers/pause.js';
 import { isRejectionMessage } from '../../reconcilers/refusal.js';
 import { expectedServiceDescription, restartDrift } from '../../reconcilers/restart.js';
-import { effectiveDesire, foreignServiceMessage, movedTenantMessage, otherTenantOf, serviceName } from '../../reconcilers/stack.js';
+import { effectiveDesire, foreignServiceMessage, missingPlanMessage, movedTenantMessage, otherTenantOf, serviceName } from '../../reconcilers/stack.js';
 import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
 import type { PolicyPort } from './ports.js';
 
@@ -60,6 +60,12 @@ export interface DriftPlan {
   newOrphans: string[];
   /** Services carrying our stack marker. */
   managedServices: number;
+  /**
+   * Managed services not being retired: all but those marked `orphaned-at` (orphans and
+   * duplicates) before the orphan window. The ratio guard judges new orphans against these, so a
+   * crowd of services already retiring cannot dilute it.
+   */
+  liveServices: number;
   /** Which guard refuses to act on orphans and why, or undefined. */
   refusal: { guard: 'empty-stacks' | 'orphan-ratio'; message: string } | undefined;
   envTargets: EnvTarget[];
@@ -180,7 +186,7 @@ export function planDrift(input: DriftInput): DriftPlan {
           hostOwners,
           routerBaseUrl: input.routerBaseUrl,
         })
-      : { kind: 'error' as const, message: `plan ${tenant.planId} of tenant ${tenant.slug} does not exist` };
+      : { kind: 'error' as const, message: missingPlanMessage(tenant) };
     if (decision.kind === 'error') {
       // A cancelled deletion's deadline left on the service of an invalid stack would shorten a later
       // retention; the stack reconciler removes it before anything else, so drift must send it there.
@@ -214,15 +220,17 @@ export function planDrift(input: DriftInput): DriftPlan {
   // Orphans: our services whose stack record is gone.
   const stackIds = new Set(input.stacks.map((s) => s.id));
   let managedServices = 0;
+  let liveServices = 0;
+  const window = input.orphanWindowMs ?? 0;
   const orphans: string[] = [];
   const newOrphans: string[] = [];
   const actionable: ReconcileKey[] = [];
   for (const [stackId, list] of inventory.servicesByStack) {
     managedServices += list.length;
+    const marked = list.map((s) => readTimeToken(s.description, ORPHANED_AT));
+    liveServices += marked.filter((t) => t === undefined || t > now - window).length;
     if (stackIds.has(stackId)) continue;
     orphans.push(stackId);
-    const marked = list.map((s) => readTimeToken(s.description, ORPHANED_AT));
-    const window = input.orphanWindowMs ?? 0;
     if (marked.some((t) => t === undefined || t > now - window)) newOrphans.push(stackId);
     const needsWork = list.some((s) => retirementDue(s, input.deleteRetentionMs, now));
     if (needsWork) actionable.push(`stack:${stackId}`);
@@ -230,10 +238,10 @@ export function planDrift(input: DriftInput): DriftPlan {
   let refusal: DriftPlan['refusal'];
   if (input.stacks.length === 0 && managedServices > 0) {
     refusal = { guard: 'empty-stacks', message: `PocketBase returned no stacks while ${managedServices} managed services exist` };
-  } else if (newOrphans.length * 5 > managedServices) {
+  } else if (newOrphans.length * 5 > liveServices) {
     refusal = {
       guard: 'orphan-ratio',
-      message: `${newOrphans.length} of ${managedServices} managed services would become orphans in one resync (limit: a fifth)`,
+      message: `${newOrphans.length} of ${liveServices} live managed services would become orphans in one resync (limit: a fifth; ${managedServices - liveServices} more are already being retired)`,
     };
   }
   return {
@@ -242,6 +250,7 @@ export function planDrift(input: DriftInput): DriftPlan {
     orphans,
     newOrphans,
     managedServices,
+    liveServices,
     refusal,
     envTargets,
     duplicateStacks,

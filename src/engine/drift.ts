@@ -37,7 +37,6 @@ export interface DriftOptions {
   intervalMs: number;
   routerBaseUrl: string;
   deleteRetentionMs: number;
-  eventsRetentionMs: number;
   metrics?: DriftMetrics;
   onEnvTargets?: (targets: EnvTarget[]) => void;
   /**
@@ -208,12 +207,6 @@ export class DriftResync {
     }
     for (const key of plan.orphanKeys) o.enqueue(key, 'low');
     o.onEnvTargets?.(plan.envTargets);
-    try {
-      const pruned = await o.store.pruneEvents(o.eventsRetentionMs);
-      if (pruned > 0) o.logger.info('pruned old reconcile events', { count: pruned });
-    } catch (e) {
-      o.logger.warn('could not prune reconcile events', { error: errorMessage(e) });
-    }
     const done = o.clock.now();
     this.#lastSuccessAt = done;
     o.metrics?.resyncDone(done, (done - started) / 1000);

@@ -2,8 +2,9 @@
  * The listing of every tenant and stack a stack's validation needs (quota and host ownership),
  * shared between reconciles: one PocketBase listing serves every reconcile that starts within
  * `maxAgeMs` of it, instead of two full listings per reconcile. The stack being reconciled is
- * always read fresh and merged in; a slightly older view of its peers cannot take a place from it,
- * because quota and hosts go to the oldest stacks first and older stacks are already listed.
+ * always read fresh and merged in. Quota and hosts go to the oldest stacks first, so a view of its
+ * peers is good enough when it was taken after the stack existed (then every older stack is in
+ * it); a caller says which stack must be listed, and a cached listing without it is replaced.
  */
 import type { Clock } from '../clock.js';
 import type { Stack, Tenant } from '../pocketbase/types.js';
@@ -30,12 +31,30 @@ export class PeerListing {
     this.#maxAgeMs = maxAgeMs;
   }
 
-  get(): Promise<PeerSnapshot> {
+  /**
+   * Every tenant and stack. With `mustList`, a listing that lacks that stack id (taken before the
+   * stack was created, so it may lack older stacks too) is not used: one taken later is.
+   */
+  async get(mustList?: string): Promise<PeerSnapshot> {
+    const entry = this.#entry();
+    const snapshot = await entry.value;
+    if (mustList === undefined || snapshot.stacks.some((s) => s.id === mustList)) return snapshot;
+    // Another caller may have started a newer listing meanwhile: it is as good as a new one.
+    const newer = this.#current !== undefined && this.#current !== entry ? this.#current : this.#list();
+    return newer.value;
+  }
+
+  #entry(): { at: number; value: Promise<PeerSnapshot> } {
     const now = this.#clock.now();
     // A listing is reused for at least four times as long as it took, so listing 10,000 stacks
     // never takes more than a fifth of the time however many reconciles run.
     const maxAge = Math.max(this.#maxAgeMs, 4 * this.#lastTookMs);
-    if (this.#current && now - this.#current.at <= maxAge) return this.#current.value;
+    if (this.#current && now - this.#current.at <= maxAge) return this.#current;
+    return this.#list();
+  }
+
+  #list(): { at: number; value: Promise<PeerSnapshot> } {
+    const now = this.#clock.now();
     const value = Promise.all([this.#store.listTenants(), this.#store.listStacks()]).then(([tenants, stacks]) => {
       this.#lastTookMs = this.#clock.now() - now;
       return { tenants, stacks };
@@ -46,6 +65,6 @@ export class PeerListing {
     value.catch(() => {
       if (this.#current === entry) this.#current = undefined;
     });
-    return value;
+    return entry;
   }
 }

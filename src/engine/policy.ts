@@ -1,4 +1,5 @@
 /** The template catalog and policy functions behind the reconcilers' PolicyPort. */
+import type { Config } from '../config.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Stack, Tenant } from '../pocketbase/types.js';
 import { claimHosts, composeDigest, composeEquals, decideStack, type TemplateCatalog } from '../templates/index.js';
@@ -14,6 +15,11 @@ export function catalogPolicy(catalog: TemplateCatalog, options: { hostTemplate?
     composeDigest,
     secretParams: (name) => (catalog.get(name)?.params ?? []).filter((p) => p.secret).map((p) => p.name),
   };
+}
+
+/** The policy the daemon and `plan` both decide with: the catalog with the configured host template. */
+export function configPolicy(catalog: TemplateCatalog, config: Pick<Config, 'defaultHostTemplate'>): PolicyPort {
+  return catalogPolicy(catalog, { hostTemplate: config.defaultHostTemplate });
 }
 
 /**

@@ -28,8 +28,8 @@ export interface StorePort {
   /** 404 counts as success. */
   deleteStack(id: string): Promise<unknown>;
   addEvent(event: ReconcileEvent): Promise<unknown>;
-  /** Deletes reconcile_events created before `olderThanMs` (epoch ms); returns how many. */
-  pruneEvents(olderThanMs: number): Promise<number>;
+  /** Deletes up to `max` reconcile_events older than `olderThanMs` (ms ago); returns how many. */
+  pruneEvents(olderThanMs: number, options?: { max?: number; signal?: AbortSignal }): Promise<number>;
 }
 
 /** Template policy: pure functions over the loaded catalog. */

@@ -4,8 +4,10 @@
  *  - values registered as secret are replaced wherever they appear inside any string;
  *  - fields whose name looks like a credential are replaced whatever their value.
  *
- * Two kinds of registration, so memory stays bounded in a daemon that lives for months:
- *  - `add`: for the life of the process (PocketBase password, Coolify token, auth tokens);
+ * Three kinds of registration, so memory stays bounded in a daemon that lives for months:
+ *  - `add`: for the life of the process (PocketBase password, Coolify token);
+ *  - `set`: one value per named slot, replaced by the next (a PocketBase auth token, refreshed
+ *    every day: the old one is useless once replaced, and keeping each would grow forever);
  *  - `track`: secrets read from records (router keys, secret template params). Each full resync
  *    calls `sweep()`; a tracked secret not seen again for two sweeps is forgotten, so rotated keys
  *    and the secrets of deleted stacks do not pile up. Two sweeps (not one) keep a secret masked
@@ -21,6 +23,8 @@ const MIN_SECRET_LENGTH = 4;
 
 export class Redactor {
   #permanent = new Set<string>();
+  /** Named slot → its current secret. */
+  #slots = new Map<string, string>();
   /** Tracked secret → sweep generation in which it was last seen. */
   #tracked = new Map<string, number>();
   #generation = 0;
@@ -33,6 +37,15 @@ export class Redactor {
       this.#permanent.add(v);
       this.#pattern = undefined;
     }
+  }
+
+  /** Masks `value` under `slot`, no longer masking what the slot held before. */
+  set(slot: string, value: string | undefined | null): void {
+    const before = this.#slots.get(slot);
+    if (before === value) return;
+    if (isMaskable(value)) this.#slots.set(slot, value);
+    else this.#slots.delete(slot);
+    this.#pattern = undefined;
   }
 
   /** Registers secrets read from records; they live until two sweeps pass without seeing them. */
@@ -56,7 +69,7 @@ export class Redactor {
   }
 
   get size(): number {
-    return this.#permanent.size + this.#tracked.size;
+    return this.#permanent.size + this.#slots.size + this.#tracked.size;
   }
 
   /** Masks every registered secret inside `text`. */
@@ -64,7 +77,7 @@ export class Redactor {
     if (this.size === 0) return text;
     if (!this.#pattern) {
       // Longest first so a secret that contains another is masked whole.
-      const parts = [...this.#permanent, ...this.#tracked.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
+      const parts = [...new Set([...this.#permanent, ...this.#slots.values(), ...this.#tracked.keys()])].sort((a, b) => b.length - a.length).map(escapeRegExp);
       this.#pattern = new RegExp(parts.join('|'), 'g');
     }
     return text.replace(this.#pattern, REDACTED);

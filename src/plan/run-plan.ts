@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { CoolifyInventory } from '../coolify/inventory.js';
 import type { CoolifyApi } from '../coolify/types.js';
 import { Audit } from '../engine/audit.js';
+import { Corrections } from '../engine/corrections.js';
 import { newEngineMemory, reconcileContext, type EngineContext } from '../engine/context.js';
 import { planDrift } from '../engine/drift-plan.js';
 import { PeerListing } from '../engine/peer-listing.js';
@@ -164,9 +165,10 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
     enqueue: () => undefined,
     settings: engineSettings(config),
     memory,
+    corrections: new Corrections({ clock }),
     orphans: { allowed: () => refusal === undefined, reason: () => refusal?.message ?? '' },
     signal: new AbortController().signal,
-    peers: () => peers.get(),
+    peers: (mustList) => peers.get(mustList),
   };
 
   const tenantsById = new Map(tenants.map((t) => [t.id, t]));

@@ -3,7 +3,10 @@
  *
  * Events are hints, not a log: PocketBase keeps no replay buffer and may reorder or duplicate
  * messages, so every (re)connect is followed by a full listing of plans, tenants and stacks. Keys
- * carry no event data (level-triggered).
+ * carry no event data (level-triggered). The first listing keys every record; a later one (after a
+ * reconnect, which PocketBase forces every 5 to 30 minutes) keys only records whose `updated`
+ * differs from what the feed last saw, listed or in an event: the rest is the drift resync's,
+ * which looks at everything for a constant number of Coolify calls.
  *
  * A resync keys only records that exist. A record missing from a listing may have been deleted, or
  * the database may have been restored from a backup or emptied: only the drift resync's orphan guard,
@@ -79,6 +82,8 @@ interface Seen {
   daemon: Record<string, unknown>;
   /** tenant id of a stack, plan id of a tenant: the fan-out index used when a lookup fails. */
   parent: string;
+  /** The record's `updated` as PocketBase sent it. */
+  updated: string;
 }
 
 interface RealtimeMessage {
@@ -109,6 +114,8 @@ export class ChangeFeed {
   #resyncing: Promise<void> | null = null;
   #resyncAgain = false;
   #resyncFailures = 0;
+  /** True once a listing has filled `#seen`: later listings key only what changed. */
+  #listed = false;
   #cancelResyncRetry: (() => void) | undefined;
   #cancelWatchdog: (() => void) | undefined;
   #abort = new AbortController();
@@ -171,8 +178,9 @@ export class ChangeFeed {
   }
 
   /**
-   * Lists plans, tenants and stacks, and emits a key for every tenant and stack that exists.
-   * Concurrent calls coalesce into one extra pass.
+   * Lists plans, tenants and stacks, and emits a key for every tenant and stack that exists (the
+   * first time) or changed since the feed last saw it (afterwards). Concurrent calls coalesce into
+   * one extra pass.
    * Rejects if the listing fails.
    */
   resync(): Promise<void> {
@@ -278,23 +286,36 @@ export class ChangeFeed {
     const plans = rawPlans.map(parsePlan);
     const tenants = rawTenants.map(parseTenant);
     const stacks = rawStacks.map(parseStack);
-    const keys: ReconcileKey[] = [];
     // Vanished records are forgotten but not keyed (see the module comment): a key for a missing
     // stack leads to the orphan path, which must only be reached through the guard or a delete event.
     for (const c of ['tenants', 'stacks'] as const) {
       const present = new Set((c === 'tenants' ? tenants : stacks).map((r) => r.id));
       for (const id of this.#seen[c].keys()) if (!present.has(id)) this.#store.forget(c, id);
     }
+    const changed = (c: Watched, raw: Record<string, unknown>): boolean => {
+      if (!this.#listed) return true;
+      const before = this.#seen[c].get(String(raw.id));
+      return !before || before.updated !== String(raw.updated ?? '');
+    };
+    const keys: ReconcileKey[] = [];
+    for (const r of rawTenants) if (changed('tenants', r)) keys.push(`tenant:${String(r.id)}`);
+    for (const r of rawStacks) if (changed('stacks', r)) keys.push(`stack:${String(r.id)}`);
+    // A changed plan changes what its tenants' stacks should be.
+    const changedPlans = new Set(rawPlans.filter((r) => this.#listed && changed('plans', r)).map((r) => String(r.id)));
+    if (changedPlans.size > 0) {
+      const tenantsOfPlans = new Set(tenants.filter((t) => changedPlans.has(t.planId)).map((t) => t.id));
+      for (const t of tenantsOfPlans) keys.push(`tenant:${t}`);
+      for (const st of stacks) if (tenantsOfPlans.has(st.tenantId)) keys.push(`stack:${st.id}`);
+    }
 
     this.#seen.plans = new Map(rawPlans.map((r) => [String(r.id), this.#describe('plans', r)]));
     this.#seen.tenants = new Map(rawTenants.map((r) => [String(r.id), this.#describe('tenants', r)]));
     this.#seen.stacks = new Map(rawStacks.map((r) => [String(r.id), this.#describe('stacks', r)]));
+    this.#listed = true;
 
-    for (const t of tenants) keys.push(`tenant:${t.id}`);
-    for (const s of stacks) keys.push(`stack:${s.id}`);
     this.#lastResyncAt = this.#clock.now();
-    this.#logger.debug('PocketBase resync', { plans: plans.length, tenants: tenants.length, stacks: stacks.length });
-    this.#onKeys(keys, 'resync');
+    this.#logger.debug('PocketBase resync', { plans: plans.length, tenants: tenants.length, stacks: stacks.length, keyed: keys.length });
+    if (keys.length > 0) this.#onKeys([...new Set(keys)], 'resync');
     await this.#onResync?.({ plans, tenants, stacks });
   }
 
@@ -354,13 +375,14 @@ export class ChangeFeed {
 
   #describe(collection: Watched, raw: Record<string, unknown>): Seen {
     const admin = adminFingerprint(collection, raw);
-    if (collection === 'plans') return { admin, daemon: {}, parent: '' };
+    const updated = String(raw.updated ?? '');
+    if (collection === 'plans') return { admin, daemon: {}, parent: '', updated };
     if (collection === 'tenants') {
       const t = parseTenant(raw);
-      return { admin, daemon: pick(t, TENANT_DAEMON_KEYS), parent: t.planId };
+      return { admin, daemon: pick(t, TENANT_DAEMON_KEYS), parent: t.planId, updated };
     }
     const s = parseStack(raw);
-    return { admin, daemon: pick(s, STACK_DAEMON_KEYS), parent: s.tenantId };
+    return { admin, daemon: pick(s, STACK_DAEMON_KEYS), parent: s.tenantId, updated };
   }
 
   async #stacksOfTenant(tenantId: string): Promise<ReconcileKey[]> {

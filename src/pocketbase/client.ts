@@ -64,6 +64,8 @@ export interface ConnectOptions {
    * request (realtime re-subscriptions included), and falls back to the password when refresh fails.
    */
   autoRefreshThresholdSeconds?: number;
+  /** The Redactor slot this client's auth token is masked under (one slot per client). */
+  tokenSlot?: string;
   /** First retry delay in ms; doubles per failure up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -85,7 +87,9 @@ export async function connectPocketBase(options: ConnectOptions): Promise<Pocket
   const { redactor, logger, clock } = options;
   redactor.add(options.password);
   const pb = createPocketBaseClient(options.url, options.userAgent);
-  pb.authStore.onChange((token) => redactor.add(token));
+  // A refreshed token replaces the previous one in the redactor instead of piling up.
+  const slot = options.tokenSlot ?? `pocketbase token ${options.url}`;
+  pb.authStore.onChange((token) => redactor.set(slot, token));
   const threshold = options.autoRefreshThresholdSeconds ?? 30 * 60;
   const initial = options.initialBackoffMs ?? 500;
   const cap = options.maxBackoffMs ?? 30_000;

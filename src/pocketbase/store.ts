@@ -153,19 +153,22 @@ export class PocketBaseStore {
   }
 
   /**
-   * Deletes reconcile events created more than `olderThanMs` milliseconds before `clock.now()`.
-   * Returns how many were deleted. Deletes one by one (the batch API is off by default).
+   * Deletes reconcile events created more than `olderThanMs` milliseconds before `clock.now()`,
+   * at most `max` of them (default: all), stopping early when `signal` aborts. Returns how many
+   * were deleted. Deletes one by one (the batch API is off by default).
    */
-  async pruneEvents(olderThanMs: number): Promise<number> {
+  async pruneEvents(olderThanMs: number, options: { max?: number; signal?: AbortSignal } = {}): Promise<number> {
     const cutoff = new Date(this.#clock.now() - olderThanMs);
     const filter = this.pb.filter('created < {:cutoff}', { cutoff });
+    const max = options.max ?? Infinity;
     let deleted = 0;
-    for (;;) {
+    while (deleted < max && !options.signal?.aborted) {
       const page = await this.pb
         .collection('reconcile_events')
         .getList(1, 200, { filter, sort: 'created,id', fields: 'id', skipTotal: true });
       if (page.items.length === 0) break;
       for (const item of page.items) {
+        if (deleted >= max || options.signal?.aborted) break;
         try {
           await this.pb.collection('reconcile_events').delete(item.id);
           deleted++;

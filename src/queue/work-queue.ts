@@ -11,6 +11,7 @@
  *
  * One outcome channel decides what happens after a run (style rule 2):
  * - throw → rate-limited retry with per-key exponential backoff;
+ * - throw RetryAfterError → a failure retried after the delay the handler chose;
  * - throw TerminalError → no retry;
  * - `{ requeueAfterMs }` → failures forgotten, run again after that delay (a poll, not a backoff);
  * - anything else → success, failures forgotten.
@@ -22,7 +23,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { coerceError, TerminalError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import { KeyFifo } from './key-fifo.js';
-import { QueueShutdownError, ReconcileTimeoutError } from './queue-errors.js';
+import { QueueShutdownError, ReconcileTimeoutError, RetryAfterError } from './queue-errors.js';
 
 /** high = a real change (realtime event, admin edit); low = resync and poll work. */
 export type Priority = 'high' | 'low';
@@ -107,6 +108,12 @@ export class WorkQueue {
   readonly #dirty = new Map<string, Priority>();
   readonly #timers = new Map<string, Timer>();
   readonly #failures = new Map<string, number>();
+  /**
+   * Rate-limited adds per key and when the last one was made. A run's success does not reset it
+   * (a tenant that succeeds each time a failing stack asks for it must still slow down); forget()
+   * does, and so does a quiet spell longer than the backoff cap.
+   */
+  readonly #requeues = new Map<string, { n: number; at: number }>();
   #highStreak = 0;
   #started = false;
   /** Set the moment shutdown() is called; from then on nothing new is queued or started. */
@@ -208,9 +215,28 @@ export class WorkQueue {
     this.#addAfter(key, ms, options.priority ?? 'low', false);
   }
 
-  /** Resets the key's failure count (after success, or when an admin changed the record). */
+  /**
+   * Asks for `key` to run after its own rate-limited delay (client-go `AddRateLimited`): the n-th
+   * such add since the key last succeeded waits the backoff's n-th delay. This is the path for
+   * adds one reconcile makes for another key (a stack asking for its tenant, a tenant fanning out
+   * to its stacks), so two keys that keep asking for each other slow down instead of spinning.
+   * A key waiting out a failure backoff keeps waiting (its retry timer absorbs the add).
+   */
+  addRateLimited(key: string, options: { priority?: Priority } = {}): void {
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    const last = this.#requeues.get(key);
+    const n = last && now - last.at <= this.#backoff.maxMs ? last.n + 1 : 1;
+    this.#requeues.set(key, { n, at: now });
+    const timer = this.#timers.get(key);
+    if (timer?.retry) return;
+    this.#addAfter(key, this.#backoff.delayMs(n), options.priority ?? 'low', false);
+  }
+
+  /** Resets the key's failure and rate-limited add counts (an admin changed the record). */
   forget(key: string): void {
     this.#failures.delete(key);
+    this.#requeues.delete(key);
   }
 
   /** Resolves once nothing is queued or running (pending timers do not count). */
@@ -394,21 +420,23 @@ export class WorkQueue {
 
     const event: DoneEvent = { key, result: 'success', durationMs: this.#clock.now() - startedAt, attempt, priority };
     if (error instanceof TerminalError) {
-      this.forget(key);
+      this.#failures.delete(key);
       this.#dropRetryTimer(key);
       event.result = 'terminal';
       event.error = error;
     } else if (error) {
       const failures = this.failures(key) + 1;
       this.#failures.set(key, failures);
-      const delay = this.#backoff.delayMs(failures);
+      const delay = error instanceof RetryAfterError ? Math.max(1, error.retryInMs) : this.#backoff.delayMs(failures);
       this.#addAfter(key, delay, priority, true);
       event.result = 'error';
       event.error = error;
       event.nextInMs = delay;
     } else {
-      this.forget(key);
+      this.#failures.delete(key);
       this.#dropRetryTimer(key);
+      const asked = this.#requeues.get(key);
+      if (asked && this.#clock.now() - asked.at > this.#backoff.maxMs) this.#requeues.delete(key);
       const after = result?.requeueAfterMs;
       if (after !== undefined && Number.isFinite(after) && after > 0) {
         // A poll (a service starting, stopping, a change held to coalesce a burst) runs ahead of

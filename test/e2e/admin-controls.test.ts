@@ -68,6 +68,27 @@ describe('admin controls and records the daemon cannot act on', () => {
     expect(simStatus(h.servicesOf(fine.stack.id)[0])).toBe('running');
   });
 
+  it('a tenant without a plan (an optional field after installing into a database with records) gets an error, its stack too', async () => {
+    const tenants = await h.admin.collections.getOne('tenants');
+    const planField = tenants.fields.find((f) => f.name === 'plan') as unknown as { required: boolean };
+    planField.required = false;
+    await h.admin.collections.update('tenants', { fields: tenants.fields });
+
+    const planless = await createTenant(h.admin, { plan: '' });
+    const stack = await createStack(h.admin, { tenant_id: planless.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    const t = await h.waitTenant(planless.id, (r) => r.sync_status === 'error', 15_000, 'tenant error');
+    expect(t.sync_message).toBe("field plan is empty: choose the tenant's plan");
+    const s = await h.waitStack(stack.id, (r) => r.status === 'error', 15_000, 'stack error');
+    expect(s.status_message).toBe("the tenant record is malformed: field plan is empty: choose the tenant's plan");
+    await settle();
+    expect(h.sim.state.projects.filter((p) => p.description.includes(`tenant=${planless.id}`))).toEqual([]);
+    expect(h.servicesOf(stack.id)).toEqual([]);
+    // Setting the plan is all it takes.
+    const plan = await createPlan(h.admin);
+    await h.admin.collection('tenants').update(planless.id, { plan: plan.id });
+    await h.waitStack(stack.id, (r) => r.status === 'running', 20_000, 'stack running once the tenant has a plan');
+  });
+
   it('pause freezes a stack through hand edits in Coolify (drift leaves it) and unpausing repairs it', async () => {
     const { stack, uuid } = await runningStack();
     await h.admin.collection('stacks').update(stack.id, { paused: true });
@@ -174,12 +195,12 @@ describe('admin controls and records the daemon cannot act on', () => {
     // tenant <base> + stack "c-x" and tenant "x-<base>" + stack "c" both make c-x-<base>.apps.example.test.
     const first = await createTenant(h.admin, { plan: plan.id, slug: base, domain: '' });
     const second = await createTenant(h.admin, { plan: plan.id, slug: `x-${base}`, domain: '' });
+    // Created right after each other: the younger stack's reconcile must not go by a listing of
+    // the other stacks taken before it existed (which could lack the older one).
     const older = await createStack(h.admin, { tenant_id: first.id, name: 'c-x', template: 'openclaw-agent', params: AGENT_PARAMS });
-    const host = `c-x-${base}.apps.example.test`;
-    // The younger stack is created once the older one is seen (a reconcile's view of the other
-    // stacks may be up to a second old).
-    const o = await h.waitStack(older.id, (r) => r.status === 'running', 20_000, 'older running');
     const younger = await createStack(h.admin, { tenant_id: second.id, name: 'c', template: 'openclaw-agent', params: AGENT_PARAMS });
+    const host = `c-x-${base}.apps.example.test`;
+    const o = await h.waitStack(older.id, (r) => r.status === 'running', 20_000, 'older running');
     const y = await h.waitStack(younger.id, (r) => r.status === 'error', 20_000, 'younger error');
     expect(y.status_message).toBe(`domain ${host} is already used by stack ${older.id}`);
     expect(h.servicesOf(younger.id)).toEqual([]);

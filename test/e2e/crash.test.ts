@@ -53,6 +53,9 @@ describe('kill -9 during convergence', () => {
         TEMPLATES_DIR: join(projectRoot(), 'templates'),
         ...TEST_ENV,
         LOG_LEVEL: logLevel,
+        // One daemon after the other, like a container restarted by its supervisor: each takes the
+        // lease its killed predecessor held back at once instead of waiting for it to expire.
+        LEASE_IDENTITY: 'crash-test-daemon',
       },
       stdio: ['ignore', logLevel === 'warn' ? 'ignore' : 'pipe', 'pipe'],
     });

@@ -87,13 +87,14 @@ describe('with PocketBase and the simulator', () => {
     h = undefined;
   });
 
-  async function failing(check: string) {
+  /** The check's failure message, once it contains `fragment` (the checks run in the background). */
+  async function failing(check: string, fragment = '') {
     return waitFor(
       async () => {
         const res = await fetch(`${h!.daemon!.url}/readyz`);
         const body = (await res.json()) as { ready: boolean; failing: { check: string; message: string }[] };
         const hit = body.failing.find((f) => f.check === check);
-        return hit && res.status === 503 ? hit.message : null;
+        return hit && res.status === 503 && hit.message.includes(fragment) ? hit.message : null;
       },
       15_000,
       { what: `/readyz failing ${check}` },
@@ -120,7 +121,7 @@ describe('with PocketBase and the simulator', () => {
 
   it('a COOLIFY_SERVER_UUID Coolify does not have keeps /readyz failing naming it and the servers there are', async () => {
     h = await startHarness({ env: { COOLIFY_SERVER_UUID: 'no-such-server' } });
-    const message = await failing('coolify_placement');
+    const message = await failing('coolify_placement', 'no-such-server');
     expect(message).toContain('COOLIFY_SERVER_UUID no-such-server is not a server of this Coolify');
     expect(message).toContain(h.sim.serverUuid);
     expect(errorLines('COOLIFY_SERVER_UUID no-such-server').length).toBe(1);
@@ -128,19 +129,19 @@ describe('with PocketBase and the simulator', () => {
 
   it('a COOLIFY_DESTINATION_UUID the server does not have keeps /readyz failing naming it', async () => {
     h = await startHarness({ env: { COOLIFY_DESTINATION_UUID: 'no-such-destination' } });
-    const message = await failing('coolify_placement');
+    const message = await failing('coolify_placement', 'no-such-destination');
     expect(message).toContain('COOLIFY_DESTINATION_UUID no-such-destination is not a destination of server');
     expect(message).toContain(h.sim.destinationUuid);
   });
 
   it('a rejected token is its own check, logged at error once with what to do, and not "reachable"', async () => {
     h = await startHarness({ env: { COOLIFY_TOKEN: '9|not-a-token' } });
-    const message = await failing('coolify_token');
+    const message = await failing('coolify_token', 'rejects');
     expect(message).toContain('Coolify rejects COOLIFY_TOKEN (401');
     expect(message).toContain('read:sensitive');
     expect(message).toContain('30 days');
     expect(message).not.toContain('not-a-token');
-    const reach = await failing('coolify_reachable');
+    const reach = await failing('coolify_reachable', '401');
     expect(reach).toContain('401');
     // Reconciles keep meeting 401s; the error line is written once per change, not per call.
     await h.daemon!.resync().catch(() => undefined);

@@ -101,4 +101,14 @@ describe('tracked secrets', () => {
     }
     expect(r.redact('x still-in-use')).toBe(`x ${REDACTED}`);
   });
+
+  it('keeps one auth token per slot: a refreshed token replaces the previous one', () => {
+    const r = new Redactor();
+    r.add('process-secret');
+    for (let i = 0; i < 100; i++) r.set('pocketbase token store', `token-number-${i}`);
+    r.set('pocketbase token feed', 'feed-token');
+    expect(r.size).toBe(3);
+    expect(r.redact('token-number-99 feed-token')).toBe(`${REDACTED} ${REDACTED}`);
+    expect(r.redact('token-number-98')).toBe('token-number-98');
+  });
 });

@@ -195,22 +195,32 @@ describe('ChangeFeed', () => {
     expect((await waitFor(() => log.event(broken.id, 'create'))).keys).toEqual([`stack:${broken.id}`]);
   });
 
-  it('resync() on demand keys everything again, but never a record that vanished since the last one', async () => {
+  it('a later resync keys only records changed since the feed last saw them, never one that vanished', async () => {
     const { tenant, stack } = await createTenantWithStack(pb.admin);
     const extra = await createStack(pb.admin, { tenant_id: tenant.id });
+    const quiet = await createStack(pb.admin, { tenant_id: tenant.id });
     const { feed, log } = await startFeed();
     const first = feed.lastResyncAt ?? 0;
     await feed.stop();
-    // Deleted while this feed was not listening.
+    // Changed and deleted while this feed was not listening (a reconnect's gap).
+    await pb.admin.collection('stacks').update(stack.id, { desired_status: 'stopped' });
     await pb.admin.collection('stacks').delete(extra.id);
     const mark = log.keys.length;
     await feed.resync();
     expect(feed.lastResyncAt).toBeGreaterThanOrEqual(first);
     const keys = log.keysSince(mark, 'resync');
-    expect(keys).toEqual(expect.arrayContaining([`tenant:${tenant.id}`, `stack:${stack.id}`]));
+    expect(keys).toEqual([`stack:${stack.id}`]);
+    // Unchanged records are the drift resync's (constant Coolify cost), which gets the snapshot.
+    expect(keys).not.toContain(`stack:${quiet.id}`);
+    expect(keys).not.toContain(`tenant:${tenant.id}`);
+    expect(log.snapshots.at(-1)?.stacks.map((s) => s.id)).toEqual(expect.arrayContaining([stack.id, quiet.id]));
     // Deleted or lost to a restored backup: only the orphan guard, reading this snapshot, may decide.
     expect(keys).not.toContain(`stack:${extra.id}`);
     expect(log.snapshots.at(-1)?.stacks.map((s) => s.id)).not.toContain(extra.id);
+    // Nothing changed since: the next listing keys nothing at all.
+    const mark2 = log.keys.length;
+    await feed.resync();
+    expect(log.keysSince(mark2)).toEqual([]);
   });
 
   it('coalesces concurrent resync requests', async () => {

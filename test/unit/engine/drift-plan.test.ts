@@ -230,6 +230,27 @@ describe('planDrift', () => {
     expect(later.newOrphans).toEqual([]);
   });
 
+  it('judges new orphans against live services only: services already retiring cannot dilute the guard', () => {
+    // 10 live stacks, and 20 orphans retiring for an hour (stopped, marked before the window).
+    const live = Array.from({ length: 10 }, (_, i) => converged(`live${i}`));
+    const retiring = Array.from({ length: 20 }, (_, i) => {
+      const p = converged(`old${i}`);
+      p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW - 3_600_000).toISOString() });
+      p.service.status = 'exited';
+      return p;
+    });
+    const services = [...live, ...retiring].map((p) => p.service);
+    // A restore loses 3 of the 10 live stacks: 3 of 30 managed services, but 3 of 10 live ones.
+    const plan = planDrift({ ...input(live.slice(3).map((p) => p.stack), services), orphanWindowMs: 60_000 });
+    expect(plan.managedServices).toBe(30);
+    expect(plan.liveServices).toBe(10);
+    expect(plan.refusal?.guard).toBe('orphan-ratio');
+    expect(plan.refusal?.message).toContain('3 of 10 live managed services');
+    expect(plan.orphanKeys).toEqual([]);
+    // Losing one of the ten stays within a fifth.
+    expect(planDrift({ ...input(live.slice(1).map((p) => p.stack), services), orphanWindowMs: 60_000 }).refusal).toBeUndefined();
+  });
+
   it('refuses outright when PocketBase returns no stacks while managed services exist', () => {
     const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
     for (const p of pairs) p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW).toISOString() });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../../src/clock.js';
 import { TerminalError } from '../../../src/errors.js';
-import { QueueShutdownError, ReconcileTimeoutError } from '../../../src/queue/queue-errors.js';
+import { QueueShutdownError, ReconcileTimeoutError, RetryAfterError } from '../../../src/queue/queue-errors.js';
 import { WorkQueue, type DoneEvent, type WorkQueueOptions } from '../../../src/queue/work-queue.js';
 import { flush, HandlerHarness } from './handler-harness.js';
 
@@ -327,6 +327,69 @@ describe('WorkQueue: failures and backoff', () => {
     h.finish('b');
     await queue.onIdle();
     expect(h.started).toEqual(['a', 'b']);
+  });
+});
+
+describe('WorkQueue: rate-limited adds between keys', () => {
+  it('delays the n-th add of a key made by other reconciles by the n-th backoff step, even when each run succeeds', async () => {
+    // Two keys that keep asking for each other (a stack that cannot create asks for its tenant,
+    // the tenant fans out to the stack again) must slow down, not spin.
+    const { h, queue, advance } = setup({ backoff: { baseMs: 1000, maxMs: 8000 } });
+    queue.start();
+    for (const delay of [1000, 2000, 4000, 8000, 8000]) {
+      queue.addRateLimited('tenant:t');
+      await advance(delay - 1);
+      expect(h.runningKeys()).toEqual([]);
+      await advance(1);
+      expect(h.runningKeys()).toEqual(['tenant:t']);
+      h.finish('tenant:t');
+      await flush();
+    }
+    // An admin change forgets the count...
+    queue.forget('tenant:t');
+    queue.addRateLimited('tenant:t');
+    await advance(1000);
+    expect(h.runningKeys()).toEqual(['tenant:t']);
+    h.finish('tenant:t');
+    queue.addRateLimited('tenant:t');
+    await advance(1999);
+    expect(h.runningKeys()).toEqual([]);
+    await advance(1);
+    h.finish('tenant:t');
+    // ...and so does a quiet spell longer than the backoff cap.
+    await advance(8001);
+    queue.addRateLimited('tenant:t');
+    await advance(1000);
+    expect(h.runningKeys()).toEqual(['tenant:t']);
+  });
+
+  it('lets a key waiting out a failure keep waiting when another reconcile asks for it', async () => {
+    const { h, queue, advance } = setup({ backoff: { baseMs: 10_000, maxMs: 60_000 } });
+    queue.start();
+    queue.add('stack:a');
+    await flush();
+    h.fail('stack:a');
+    await flush();
+    queue.addRateLimited('stack:a', { priority: 'high' });
+    await advance(9_999);
+    expect(h.runningKeys()).toEqual([]);
+    await advance(1);
+    expect(h.runningKeys()).toEqual(['stack:a']);
+  });
+
+  it('retries a RetryAfterError after the delay the handler chose, absorbing resync adds meanwhile', async () => {
+    const { h, queue, done, advance } = setup({ backoff: { baseMs: 1000, maxMs: 8000 } });
+    queue.start();
+    queue.add('stack:a');
+    await flush();
+    h.fail('stack:a', new RetryAfterError('start does not take', 600_000));
+    await flush();
+    expect(done.at(-1)).toMatchObject({ result: 'error', nextInMs: 600_000 });
+    expect(queue.add('stack:a', { priority: 'low' })).toBe(false);
+    await advance(599_999);
+    expect(h.runningKeys()).toEqual([]);
+    await advance(1);
+    expect(h.runningKeys()).toEqual(['stack:a']);
   });
 });
 

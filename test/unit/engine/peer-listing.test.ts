@@ -1,0 +1,51 @@
+/**
+ * The shared peer listing: reused within its age, except by a reconcile of a stack the listing
+ * does not hold yet (taken before that stack existed, it may lack older stacks that outrank it).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { ManualClock } from '../../../src/clock.js';
+import { PeerListing } from '../../../src/engine/peer-listing.js';
+import type { StorePort } from '../../../src/engine/ports.js';
+import type { Stack, Tenant } from '../../../src/pocketbase/types.js';
+import { stack as stackFixture } from '../templates/fixtures.js';
+
+/** A PocketBase stand-in holding stack records; counts full listings. */
+function fakeStore(): { store: StorePort; stacks: Stack[]; listings: () => number } {
+  const stacks: Stack[] = [];
+  let listings = 0;
+  const store = {
+    listTenants: () => Promise.resolve([] as Tenant[]),
+    listStacks: () => {
+      listings++;
+      return Promise.resolve([...stacks]);
+    },
+  } as unknown as StorePort;
+  return { store, stacks, listings: () => listings };
+}
+
+describe('PeerListing', () => {
+  const clock = new ManualClock(1_000);
+
+  it('serves reconciles within its age from one listing', async () => {
+    const f = fakeStore();
+    f.stacks.push(stackFixture({ id: 'a' }));
+    const peers = new PeerListing(f.store, clock, 1000);
+    await peers.get('a');
+    await peers.get();
+    expect((await peers.get('a')).stacks.map((s) => s.id)).toEqual(['a']);
+    expect(f.listings()).toBe(1);
+  });
+
+  it('lists again for a stack created after the cached listing, and shares that listing', async () => {
+    const f = fakeStore();
+    f.stacks.push(stackFixture({ id: 'a' }));
+    const peers = new PeerListing(f.store, clock, 1000);
+    await peers.get();
+    // An older stack and then the one being reconciled appear after the listing.
+    f.stacks.push(stackFixture({ id: 'older' }), stackFixture({ id: 'younger' }));
+    const [x, y] = await Promise.all([peers.get('younger'), peers.get('older')]);
+    expect(x.stacks.map((s) => s.id)).toEqual(['a', 'older', 'younger']);
+    expect(y.stacks.map((s) => s.id)).toEqual(['a', 'older', 'younger']);
+    expect(f.listings()).toBe(2);
+  });
+});
