@@ -411,6 +411,7 @@ async function verifyProject(ctx: EngineContext, tenant: Tenant, stack: Stack): 
   try {
     const project = await ctx.coolify.getProject(uuid);
     if (!projectBelongsTo(project.description, tenant.id)) return refuseStack(ctx, stack, foreignProjectMessage(uuid), uuid);
+    ctx.view?.rememberProject(tenant.id, project);
     return true;
   } catch (e) {
     if (!(e instanceof CoolifyError && e.kind === 'not_found')) throw e;

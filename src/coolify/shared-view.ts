@@ -20,7 +20,7 @@
  */
 import type { CoolifyInventory, InventorySnapshot, ManagedProject, ManagedService } from './inventory.js';
 import { parseMarker } from './markers.js';
-import type { CoolifyApi, CoolifyProjectDetail } from './types.js';
+import type { CoolifyApi, CoolifyProject, CoolifyProjectDetail } from './types.js';
 
 export interface SharedViewStats {
   /** Passes that listed projects and services. */
@@ -140,6 +140,18 @@ export class SharedCoolifyView {
     if (!only || (storedUuid && only.uuid !== storedUuid)) return undefined;
     const environments = this.#inventory.environmentsOf(only.uuid);
     return environments ? { uuid: only.uuid, name: only.name, description: only.description, environments: [...environments] } : undefined;
+  }
+
+  /**
+   * A project read by GET and found to carry the tenant's marker (e.g. one created since the last
+   * full pass): the latest snapshot lists it from now on, so the tenant's other stacks need no GET.
+   */
+  rememberProject(tenantId: string, project: CoolifyProject): void {
+    const current = this.#current;
+    if (!current) return;
+    const list = current.projectsByTenant.get(tenantId) ?? [];
+    if (list.some((p) => p.uuid === project.uuid)) return;
+    current.projectsByTenant.set(tenantId, [...list, { uuid: project.uuid, name: project.name, description: project.description, marker: { tenantId, extra: {} } }]);
   }
 
   /**

@@ -22,6 +22,8 @@ export class PeerListing {
   readonly #clock: Clock;
   readonly #maxAgeMs: number;
   #current: { at: number; value: Promise<PeerSnapshot> } | undefined;
+  /** The newest listing that completed. */
+  #settled: { at: number; value: Promise<PeerSnapshot> } | undefined;
   /** How long the last listing took (ms). */
   #lastTookMs = 0;
 
@@ -49,17 +51,29 @@ export class PeerListing {
     // A listing is reused for at least four times as long as it took, so listing 10,000 stacks
     // never takes more than a fifth of the time however many reconciles run.
     const maxAge = Math.max(this.#maxAgeMs, 4 * this.#lastTookMs);
-    if (this.#current && now - this.#current.at <= maxAge) return this.#current;
+    const settled = this.#settled;
+    if (settled && now - settled.at <= maxAge) return settled;
+    const inFlight = this.#current && this.#current !== settled ? this.#current : undefined;
+    // Past that, the last complete listing still answers while the next one is taken (a listing of
+    // 10,000 stacks takes seconds; a change must not wait for it), unless it is more than one
+    // more such period old.
+    if (settled && now - settled.at <= 2 * maxAge) {
+      if (!inFlight) this.#list();
+      return settled;
+    }
+    if (inFlight) return inFlight;
     return this.#list();
   }
 
   #list(): { at: number; value: Promise<PeerSnapshot> } {
     const now = this.#clock.now();
+    const entry: { at: number; value: Promise<PeerSnapshot> } = { at: now, value: Promise.resolve({ tenants: [], stacks: [] }) };
     const value = Promise.all([this.#store.listTenants(), this.#store.listStacks()]).then(([tenants, stacks]) => {
       this.#lastTookMs = this.#clock.now() - now;
+      if (!this.#settled || this.#settled.at < entry.at) this.#settled = entry;
       return { tenants, stacks };
     });
-    const entry = { at: now, value };
+    entry.value = value;
     this.#current = entry;
     // A failed listing is not reused.
     value.catch(() => {
