@@ -220,7 +220,9 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   // The reads above may have taken the run's whole budget; Coolify is not touched after an abort.
   ctx.signal.throwIfAborted();
 
-  if (!tenant.coolifyProjectUuid) {
+  // Only a create needs the tenant's project; a service that exists is adopted and converged
+  // without waiting for the tenant (a restored PocketBase has no project uuids yet).
+  if (!tenant.coolifyProjectUuid && lookup.kind !== 'found') {
     ctx.enqueue(`tenant:${tenant.id}`, 'high');
     const why = tenant.syncStatus === 'error' ? `tenant problem: ${tenant.syncMessage}` : "waiting for the tenant's Coolify project";
     await writeStack(ctx, stack, { status: 'pending', statusMessage: why });
