@@ -169,6 +169,8 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   // First of all, so /healthz and /metrics answer whatever PocketBase and Coolify do (SPEC §5).
   await manager.start();
   const url = http!.url;
+  // The first line a daemon logs says which version runs (also in cf_build_info).
+  logger.info('cf-reconciler starting', { version: packageVersion(), http: url });
   deps.onListening?.(url);
 
   // Coolify reachability for /readyz: any HTTP answer below 500 means the API is there.

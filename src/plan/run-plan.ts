@@ -137,7 +137,8 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
   const logger = silentLogger();
 
   const [plans, tenants, stacks] = await Promise.all([options.store.listPlans(), options.store.listTenants(), options.store.listStacks()]);
-  const inventory = await new CoolifyInventory(coolify, () => clock.now()).observe();
+  // Observed as the daemon observes (compose digests included), so drift and guard see the same.
+  const inventory = await new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }).observe();
   const drift = planDrift({
     plans,
     tenants,

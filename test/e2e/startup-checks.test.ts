@@ -3,7 +3,7 @@
  * message naming it, or keeps /readyz failing with a reason naming it (and an error log line).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +14,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { Redactor } from '../../src/logging/redactor.js';
 import { connectPocketBase } from '../../src/pocketbase/client.js';
 import { freePort, projectRoot } from '../../src/pocketbase/server-process.js';
+import { packageVersion } from '../../src/version.js';
 import { waitFor } from '../helpers/wait.js';
 import { startHarness, type Harness } from './harness.js';
 import Transport from 'winston-transport';
@@ -224,5 +225,92 @@ describe('PocketBase sign-in failures name their real cause, once per attempt', 
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const lines = await attempts(url, 1);
     expect(lines[0]).toContain('without an auth token: not a PocketBase server');
+  });
+});
+
+describe('the daemon while PocketBase is not there (compiled CLI)', () => {
+  const servers: Server[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  });
+
+  /**
+   * Runs `cf-reconciler run` against `pocketbaseUrl`, waits until /readyz names the PocketBase
+   * problem, checks /healthz and /metrics meanwhile, and stops it with SIGTERM.
+   */
+  async function whileWaiting(pocketbaseUrl: string, cause: string): Promise<{ readyz: string; stdout: string; code: number | null }> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'src', 'cli.js'), 'run'], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        POCKETBASE_URL: pocketbaseUrl,
+        POCKETBASE_SUPERUSER_EMAIL: 'a@example.com',
+        POCKETBASE_SUPERUSER_PASSWORD: 'a-password-1234',
+        COOLIFY_URL: 'http://127.0.0.1:9',
+        COOLIFY_TOKEN: '1|token',
+        COOLIFY_SERVER_UUID: 'server',
+        TEMPLATES_DIR: join(projectRoot(), 'templates'),
+        HTTP_ADDR: `127.0.0.1:${port}`,
+      },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const readyz = await waitFor(
+        async () => {
+          const res = await fetch(`${base}/readyz`);
+          const text = await res.text();
+          return res.status === 503 && text.includes('"check":"pocketbase"') && text.includes(cause) ? text : null;
+        },
+        20_000,
+        { what: '/readyz naming the PocketBase problem' },
+      );
+      const health = await fetch(`${base}/healthz`);
+      expect(health.status).toBe(200);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toContain('cf_build_info{version=');
+      // The first line says which version runs.
+      const first = JSON.parse(stdout.split('\n')[0] ?? '') as { message: string; version: string };
+      expect(first.message).toBe('cf-reconciler starting');
+      expect(first.version).toBe(packageVersion());
+      // A couple of attempts, to see each logged once.
+      await waitFor(() => (stdout.match(/PocketBase sign-in failed/g) ?? []).length >= 2, 20_000, { what: 'two sign-in attempts' });
+      return { readyz, stdout, code: null };
+    } finally {
+      child.kill('SIGTERM');
+      const code = await exited;
+      expect(code).toBe(0);
+    }
+  }
+
+  function attemptsOf(stdout: string): number[] {
+    return stdout
+      .split('\n')
+      .filter((l) => l.includes('PocketBase sign-in failed'))
+      .map((l) => (JSON.parse(l) as { attempt: number }).attempt);
+  }
+
+  it('a closed port: /healthz and /metrics answer, /readyz shows ECONNREFUSED, each attempt logged once', async () => {
+    const port = await freePort();
+    const { readyz, stdout } = await whileWaiting(`http://127.0.0.1:${port}`, 'ECONNREFUSED');
+    expect(readyz).toContain('ECONNREFUSED');
+    const attempts = attemptsOf(stdout);
+    expect(new Set(attempts).size).toBe(attempts.length);
+    expect(stdout).not.toContain('Something went wrong');
+  });
+
+  it('a server that is not PocketBase (404): /readyz names it', async () => {
+    const server = createServer((_req, res) => {
+      res.statusCode = 404;
+      res.end('not here');
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { readyz } = await whileWaiting(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'answered 404');
+    expect(readyz).toContain('answered 404');
+    expect(readyz).toContain('not a PocketBase server');
   });
 });

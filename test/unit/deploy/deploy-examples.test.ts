@@ -67,20 +67,24 @@ describe('deploy/kubernetes.yaml', () => {
   const docs = loadAll(read('deploy', 'kubernetes.yaml')) as { kind: string; data?: Record<string, string>; spec?: Record<string, unknown> }[];
   const deployment = docs.find((d) => d.kind === 'Deployment');
 
-  it('one replica replaced by Recreate, probes on /healthz and /readyz, a grace of at least 40 s, resources', () => {
+  it('a rolling update that never drops the running daemon first, probes on /healthz and /readyz, a grace of at least 40 s, resources, a lease identity per pod', () => {
     const spec = deployment!.spec as {
       replicas: number;
-      strategy: { type: string };
+      strategy: { type: string; rollingUpdate: { maxUnavailable: number } };
       template: { spec: { terminationGracePeriodSeconds: number; containers: Record<string, unknown>[] } };
     };
-    expect(spec.replicas).toBe(1);
-    expect(spec.strategy.type).toBe('Recreate');
+    expect(spec.replicas).toBeGreaterThanOrEqual(1);
+    // The lease lets the new pod wait as a standby until the old one releases it on SIGTERM.
+    expect(spec.strategy.type).toBe('RollingUpdate');
+    expect(spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
     expect(spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(40);
     const container = spec.template.spec.containers[0] as {
       livenessProbe: { httpGet: { path: string } };
       readinessProbe: { httpGet: { path: string } };
       resources: { requests: Record<string, string>; limits: Record<string, string> };
+      env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
     };
+    expect(container.env.find((e) => e.name === 'LEASE_IDENTITY')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
     expect(container.resources.limits.memory).toBeDefined();
