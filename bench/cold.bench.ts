@@ -37,6 +37,8 @@ export interface ColdBenchResult {
   idealMs: number;
   /** convergeMs ÷ idealMs; the bound is 1.15. */
   ratio: number;
+  /** Calls made by method and route (uuids replaced by `{uuid}`). */
+  calls: Record<string, number>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,10 +86,16 @@ export async function runColdBench(options: { tenants?: number; perTenant?: numb
       await daemon.stop();
     }
     const convergeMs = performance.now() - t0;
-    const callsMade = sim.requestLog.slice(from).filter((r) => r.path.startsWith('/api/v1/')).length;
+    const made = sim.requestLog.slice(from).filter((r) => r.path.startsWith('/api/v1/'));
+    const callsMade = made.length;
+    const calls: Record<string, number> = {};
+    for (const r of made) {
+      const route = `${r.method} ${r.path.replace(/^\/api\/v1\//, '').replace(/\/[a-z0-9]{20,}/g, '/{uuid}')}`;
+      calls[route] = (calls[route] ?? 0) + 1;
+    }
     const callsNeeded = tenants + 3 * stacks + 3;
     const idealMs = (callsNeeded / limit) * windowMs;
-    return { tenants, stacks, limit, windowMs, callsNeeded, callsMade, convergeMs: Math.round(convergeMs), idealMs: Math.round(idealMs), ratio: convergeMs / idealMs };
+    return { tenants, stacks, limit, windowMs, callsNeeded, callsMade, convergeMs: Math.round(convergeMs), idealMs: Math.round(idealMs), ratio: convergeMs / idealMs, calls };
   } finally {
     await sim.close();
     await pb.stop();

@@ -13,7 +13,7 @@ import { runTemplatesBench } from './templates.bench.js';
 
 const quick = process.argv.includes('--quick');
 /** Tenants of the scale world (5 stacks each). */
-const SCALE_TENANTS = 200;
+const SCALE_TENANTS = 2000;
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const fixed = (n: number, digits = 1) => n.toFixed(digits);
 

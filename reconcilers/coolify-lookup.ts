@@ -4,11 +4,24 @@
  * (adoption after a crash or a stale save). Nothing here writes.
  */
 import { CoolifyError } from '../src/coolify/errors.js';
+import type { ManagedService } from '../src/coolify/inventory.js';
 import { parseMarker } from '../src/coolify/markers.js';
+import type { SharedCoolifyView } from '../src/coolify/shared-view.js';
 import type { CoolifyApi, CoolifyProjectDetail, CoolifyService, CoolifyServiceDetail } from '../src/coolify/types.js';
 
+/**
+ * A service as a reconcile sees it: read by GET (compose text and sub-applications known), or
+ * taken from the shared view (`fromView`: the compose only as a digest, sub-applications and so
+ * public URLs unknown, the project known).
+ */
+export interface ObservedService extends CoolifyServiceDetail {
+  fromView?: boolean;
+  composeDigest?: string | undefined;
+  projectUuid?: string | undefined;
+}
+
 export type ServiceLookup =
-  | { kind: 'found'; service: CoolifyServiceDetail; adopted: boolean; duplicates: CoolifyService[] }
+  | { kind: 'found'; service: ObservedService; adopted: boolean; duplicates: CoolifyService[] }
   | { kind: 'none' }
   | { kind: 'foreign'; uuid: string };
 
@@ -61,6 +74,50 @@ export async function findStackService(coolify: CoolifyApi, stackId: string, sto
   const service = keeper.uuid === stored?.uuid ? stored : await getServiceOrNull(coolify, keeper.uuid);
   if (!service) return { kind: 'none' };
   return { kind: 'found', service, adopted: service.uuid !== storedUuid, duplicates };
+}
+
+/** The shared view's record of a service in the shape the reconcilers use. */
+function fromView(s: ManagedService): ObservedService {
+  return {
+    uuid: s.uuid,
+    name: s.name,
+    description: s.description,
+    environmentId: s.environmentId,
+    status: s.status,
+    dockerComposeRaw: undefined,
+    applications: [],
+    ...(s.createdAt === undefined ? {} : { createdAt: s.createdAt }),
+    fromView: true,
+    composeDigest: s.composeDigest,
+    projectUuid: s.projectUuid,
+  };
+}
+
+/**
+ * `findStackService` answered from the shared view: no GET when the view, taken after this
+ * daemon's last write to the service (or create for the stack) and less than `maxAgeMs` ago, shows
+ * exactly one service with the stack's marker (the stored one, or, adopted, the only one). One
+ * shared list call per `maxAgeMs` then serves every stack polling its status. Anything unusual
+ * (the stored uuid missing from the view, duplicates) is looked up through the API as before.
+ */
+export async function observeStackService(
+  view: SharedCoolifyView,
+  coolify: CoolifyApi,
+  stackId: string,
+  storedUuid: string,
+  maxAgeMs: number,
+): Promise<ServiceLookup> {
+  const snapshot = await view.freshFor(stackId, storedUuid, maxAgeMs);
+  const mine = snapshot.servicesByStack.get(stackId) ?? [];
+  const only = mine.length === 1 ? mine[0] : undefined;
+  if (storedUuid) {
+    if (only?.uuid === storedUuid) return { kind: 'found', service: fromView(only), adopted: false, duplicates: [] };
+    // Gone, re-marked by hand, or one of several: the API decides (a foreign uuid is refused).
+    return findStackService(coolify, stackId, storedUuid, mine.length > 1);
+  }
+  if (mine.length === 0) return { kind: 'none' };
+  if (only) return { kind: 'found', service: fromView(only), adopted: true, duplicates: [] };
+  return findStackService(coolify, stackId, storedUuid, true);
 }
 
 /**

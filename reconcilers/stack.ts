@@ -14,7 +14,11 @@ import type { ReconcileKey, Stack, StackStatusPatch, Tenant } from '../src/pocke
 import type { StackApply } from '../src/templates/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { trackRecordSecrets } from '../src/engine/policy.js';
-import { findStackService, getServiceOrNull, projectBelongsTo, type ServiceLookup } from './coolify-lookup.js';
+import { findStackService, observeStackService, projectBelongsTo, type ObservedService, type ServiceLookup } from './coolify-lookup.js';
+import { holdApply, releaseHold } from './coalesce.js';
+import { envDifferences } from '../src/engine/env-check.js';
+import { raceAbort } from '../src/engine/abortable-coolify.js';
+import type { CoolifyEnvVar } from '../src/coolify/types.js';
 import { DELETE_AFTER, DELETE_SEEN, ORPHANED_AT, isoTime, readTimeToken } from './description-tokens.js';
 import { MANAGED_ENV_VAR, managedEnvValue, readManagedEnv } from './managed-env.js';
 import { MAX_WAIT_MS, forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
@@ -114,8 +118,10 @@ export function movedProjectMessage(uuid: string, projectUuid: string): string {
 }
 
 /** True when the tenant's project is readable and none of its environments holds the service. */
-async function projectOfOtherTenant(ctx: EngineContext, tenant: Tenant, service: CoolifyServiceDetail): Promise<boolean> {
+async function projectOfOtherTenant(ctx: EngineContext, tenant: Tenant, service: ObservedService): Promise<boolean> {
   if (!tenant.coolifyProjectUuid || service.environmentId === 0) return false;
+  // The shared view already mapped the service's environment to its project.
+  if (service.projectUuid !== undefined) return service.projectUuid !== tenant.coolifyProjectUuid;
   try {
     const project = await ctx.coolify.getProject(tenant.coolifyProjectUuid);
     return !project.environments.some((e) => e.id === service.environmentId);
@@ -130,24 +136,43 @@ export function foreignProjectMessage(uuid: string): string {
   return `the tenant's project ${uuid} is not managed by cf-reconciler (it lacks the tenant's marker); fix the tenant's coolify_project_uuid`;
 }
 
+/** The fields host ownership is computed from are the same in both copies of a stack and its tenant. */
+function sameHostInputs(a: { tenant: Tenant; stack: Stack } | undefined, b: { tenant: Tenant; stack: Stack }): boolean {
+  if (!a) return false;
+  const s = (x: Stack) => [x.tenantId, x.name, x.template, x.desiredStatus, x.created, JSON.stringify(x.domains)].join('\u0000');
+  const t = (x: Tenant) => [x.id, x.slug, x.domain, x.status].join('\u0000');
+  return s(a.stack) === s(b.stack) && t(a.tenant) === t(b.tenant);
+}
+
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   const plan = await ctx.store.getPlan(tenant.planId);
   if (!plan) return { kind: 'error' as const, message: missingPlanMessage(tenant) };
-  const { tenants, stacks } = await ctx.peers(stack.id);
+  const peers = await ctx.peers(stack.id);
+  const { tenants, stacks } = peers;
   const tenantsById = new Map(tenants.map((t) => [t.id, t]));
+  const listed = stacks.find((s) => s.id === stack.id);
+  const listedTenant = listed ? tenantsById.get(listed.tenantId) : undefined;
   tenantsById.set(tenant.id, tenant);
   // The freshly read records win over the listing (they may be a few ms newer).
   const all = [...stacks.filter((s) => s.id !== stack.id), stack];
-  const entries = all.flatMap((s) => {
-    const t = tenantsById.get(s.tenantId);
-    return t ? [{ tenant: t, stack: s }] : [];
-  });
+  // Host ownership over every stack is computed once per listing, not once per reconcile (at
+  // 10,000 stacks that is most of a reconcile's CPU), and reused while this stack's and its
+  // tenant's host inputs are as listed; a changed stack gets its own computation.
+  const hostOwners = () => {
+    const entries = all.flatMap((s) => {
+      const t = tenantsById.get(s.tenantId);
+      return t ? [{ tenant: t, stack: s }] : [];
+    });
+    return ctx.policy.hostOwners(entries);
+  };
+  const reuse = sameHostInputs(listed && listedTenant ? { tenant: listedTenant, stack: listed } : undefined, { tenant, stack });
+  if (reuse) peers.hostOwners ??= hostOwners();
   return ctx.policy.decide({
     tenant,
     plan,
     stack,
     tenantStacks: all.filter((s) => s.tenantId === tenant.id),
-    hostOwners: ctx.policy.hostOwners(entries),
+    hostOwners: reuse && peers.hostOwners ? peers.hostOwners : hostOwners(),
     routerBaseUrl: ctx.settings.routerBaseUrl,
   });
 }
@@ -180,7 +205,7 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   const poll = { requeueAfterMs: ctx.settings.statusPollMs };
   // Looked up before anything can return early: a cancelled deletion's deadline must leave the
   // service whatever else is wrong with the stack, or a later deletion would find it already past.
-  const lookup = await lookupService(ctx, stack);
+  const lookup = await lookupService(ctx, stack, true);
   if (lookup.kind === 'found') {
     const other = otherTenantOf(lookup.service, tenant);
     if (other !== undefined) return refuseStack(ctx, stack, movedTenantMessage(lookup.service.uuid, other), lookup.service.uuid);
@@ -195,7 +220,9 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   // The reads above may have taken the run's whole budget; Coolify is not touched after an abort.
   ctx.signal.throwIfAborted();
 
-  if (!tenant.coolifyProjectUuid) {
+  // Only a create needs the tenant's project; a service that exists is adopted and converged
+  // without waiting for the tenant (a restored PocketBase has no project uuids yet).
+  if (!tenant.coolifyProjectUuid && lookup.kind !== 'found') {
     ctx.enqueue(`tenant:${tenant.id}`, 'high');
     const why = tenant.syncStatus === 'error' ? `tenant problem: ${tenant.syncMessage}` : "waiting for the tenant's Coolify project";
     await writeStack(ctx, stack, { status: 'pending', statusMessage: why });
@@ -203,8 +230,8 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   }
   if (lookup.kind === 'foreign') return refuseForeign(ctx, stack, lookup.uuid);
 
-  let service: CoolifyServiceDetail;
-  let changed: 'created' | 'applied' | 'none' = 'none';
+  let service: ObservedService;
+  let changed: 'created' | 'applied' | 'recorded' | 'none';
   let duplicateWait: number | undefined;
   if (lookup.kind === 'none') {
     // A create whose answer was lost may still show up: no second one within the grace period.
@@ -228,11 +255,17 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       await ctx.audit.record(key, 'adopt', 'ok', `adopted service ${service.uuid} found by its marker`, service.uuid);
     }
     duplicateWait = await retireDuplicates(ctx, stack, service.uuid, lookup.duplicates);
-    if (await applyIfNeeded(ctx, tenant, stack, decision, service)) changed = 'applied';
+    // A change that would redeploy a service deployed moments ago waits for its burst to end.
+    if (desire === 'run' && decision.hash !== stack.appliedHash) {
+      const hold = holdApply(ctx, stack, service.uuid);
+      if (hold > 0) return { requeueAfterMs: hold };
+    }
+    changed = await applyIfNeeded(ctx, tenant, stack, decision, service);
+    if (changed !== 'none') releaseHold(ctx, stack.id);
   }
   ctx.memory.rejected.delete(stack.id);
   let deployed = false;
-  if (desire === 'run' && changed !== 'none') {
+  if (desire === 'run' && (changed === 'created' || changed === 'applied')) {
     await requestDeploy(ctx, key, service.uuid, changed === 'created' ? 'new service' : 'configuration changed');
     deployed = true;
   }
@@ -249,8 +282,15 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
 /**
  * The stack's service. Duplicates (more than one service with its marker) are only seen when the
  * services are listed: after a marker lookup, or while this process knows the stack had some.
+ * `observe`: answered from the shared view when it can be (status polls, marker lookups before a
+ * create, adoption); a deletion always reads the service it acts on.
  */
-function lookupService(ctx: EngineContext, stack: Stack): Promise<ServiceLookup> {
+function lookupService(ctx: EngineContext, stack: Stack, observe = false): Promise<ServiceLookup> {
+  if (observe && ctx.view && !ctx.memory.duplicates.has(stack.id)) {
+    const view = ctx.view;
+    // A pass the view is waiting on does not outlive the reconcile's own deadline.
+    return raceAbort(ctx.signal, () => observeStackService(view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs));
+  }
   return findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.memory.duplicates.has(stack.id));
 }
 
@@ -354,6 +394,8 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
         if (held > 0) throw new RetryAfterError(`stack ${stack.id}: ${message}`, held);
         throw new Error(`stack ${stack.id}: ${message}`, { cause: e });
       }
+      // The shared view's listing of the tenant's project is not to be trusted until the next pass.
+      ctx.view?.forgetProjects(tenant.id);
       ctx.enqueue(`tenant:${tenant.id}`, 'high');
       await writeStack(ctx, stack, { status: 'pending', statusMessage: `cannot create the service yet: ${e.message}` });
       throw new Error(`stack ${stack.id}: cannot create the service yet: ${e.message}`, { cause: e });
@@ -369,19 +411,10 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
   await writeStack(ctx, stack, { coolifyServiceUuid: uuid });
   await ctx.intents.end(key);
-  await setEnv(ctx, stack, uuid, decision);
-  const fresh = await getServiceOrNull(ctx.coolify, uuid);
-  return (
-    fresh ?? {
-      uuid,
-      name,
-      description,
-      environmentId: 0,
-      status: 'exited',
-      dockerComposeRaw: decision.composeYaml,
-      applications: [],
-    }
-  );
+  // A service just made holds none of our env vars: nothing to read before setting them.
+  await setEnv(ctx, stack, uuid, decision, []);
+  // What Coolify holds now is what was just sent; its status shows in the shared view's next pass.
+  return { uuid, name, description, environmentId: 0, status: 'exited', dockerComposeRaw: decision.composeYaml, applications: [] };
 }
 
 /**
@@ -392,9 +425,12 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
  */
 async function verifyProject(ctx: EngineContext, tenant: Tenant, stack: Stack): Promise<boolean> {
   const uuid = tenant.coolifyProjectUuid;
+  // Listed with the tenant's marker in the shared view: verified without a GET.
+  if (ctx.view?.projectsOf(tenant.id).some((p) => p.uuid === uuid)) return true;
   try {
     const project = await ctx.coolify.getProject(uuid);
     if (!projectBelongsTo(project.description, tenant.id)) return refuseStack(ctx, stack, foreignProjectMessage(uuid), uuid);
+    ctx.view?.rememberProject(tenant.id, project);
     return true;
   } catch (e) {
     if (!(e instanceof CoolifyError && e.kind === 'not_found')) throw e;
@@ -411,9 +447,9 @@ async function verifyProject(ctx: EngineContext, tenant: Tenant, stack: Stack): 
  * call that sets the vars and narrowed only after the deletes, so a crash in between never
  * forgets a key it set; a var never listed there (added by hand in Coolify) is never deleted.
  */
-async function setEnv(ctx: EngineContext, stack: Stack, uuid: string, decision: StackApply): Promise<void> {
+async function setEnv(ctx: EngineContext, stack: Stack, uuid: string, decision: StackApply, read?: CoolifyEnvVar[]): Promise<void> {
   const key = stackKey(stack.id);
-  const current = await ctx.coolify.listServiceEnvs(uuid);
+  const current = read ?? (await ctx.coolify.listServiceEnvs(uuid));
   const managed = readManagedEnv(current);
   const wanted = decision.env.map((v) => v.key);
   const vars = decision.env.map(({ key: k, value }) => ({ key: k, value }));
@@ -431,17 +467,53 @@ async function setEnv(ctx: EngineContext, stack: Stack, uuid: string, decision: 
   ctx.memory.envDrift.delete(stack.id);
 }
 
-/** PATCHes the service (and its env) when anything the daemon owns differs. Returns true if it did. */
-async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, decision: StackApply, service: CoolifyServiceDetail): Promise<boolean> {
+/** The env vars the decision sets (and the managed-keys list) differ from what Coolify holds. */
+function envNeedsWrite(decision: StackApply, current: CoolifyEnvVar[]): boolean {
+  const wanted = managedEnvValue(decision.env.map((v) => v.key));
+  return envDifferences(decision.env, current).length > 0 || managedEnvValue(readManagedEnv(current)) !== wanted || !current.some((v) => v.key === MANAGED_ENV_VAR);
+}
+
+/**
+ * Makes the service match the decision, writing only what differs from what Coolify holds: the
+ * recorded hash only says that something may have changed. A restored PocketBase (no hash), a
+ * stale applied_hash or a change that renders the same costs one env read and no write
+ * ('recorded': the hash is recorded, nothing deployed). Compose and public URLs are PATCHed when
+ * they differ, env vars set when they differ ('applied': a deploy follows); 'none' otherwise.
+ */
+async function applyIfNeeded(
+  ctx: EngineContext,
+  tenant: Tenant,
+  stack: Stack,
+  decision: StackApply,
+  observed: ObservedService,
+): Promise<'applied' | 'recorded' | 'none'> {
   const key = stackKey(stack.id);
-  const reasons: string[] = [];
-  if (decision.hash !== stack.appliedHash) reasons.push(stack.appliedHash ? 'stack or template changed' : 'first apply');
-  if (service.dockerComposeRaw !== undefined && !ctx.policy.composeEquals(decision.composeYaml, service.dockerComposeRaw)) {
-    reasons.push('compose differs from Coolify');
+  const hashDiffers = decision.hash !== stack.appliedHash;
+  let service = observed;
+  // Public URLs are only in a service's detail: read when they may differ and the view cannot say.
+  if (service.fromView && hashDiffers && decision.urls.length > 0) {
+    const detail = await ctx.coolify.getService(service.uuid).catch(() => null);
+    if (detail) service = { ...detail, projectUuid: observed.projectUuid };
   }
-  if (urlsDiffer(decision.urls, service.applications)) reasons.push('public URLs differ');
+  const reasons: string[] = [];
+  const composeDiffers =
+    service.dockerComposeRaw !== undefined
+      ? !ctx.policy.composeEquals(decision.composeYaml, service.dockerComposeRaw)
+      : service.composeDigest !== undefined
+        ? ctx.policy.composeDigest(decision.composeYaml) !== service.composeDigest
+        : hashDiffers;
+  if (composeDiffers) reasons.push(hashDiffers ? (stack.appliedHash ? 'stack or template changed' : 'first apply') : 'compose differs from Coolify');
+  if (!service.fromView && urlsDiffer(decision.urls, service.applications)) reasons.push('public URLs differ');
+  // Env vars: read once when they may differ (a change, an adoption, a check that found drift).
   const envDrift = ctx.memory.envDrift.has(stack.id);
-  if (envDrift) reasons.push('env vars differ');
+  let current: CoolifyEnvVar[] | undefined;
+  let envDiffers = false;
+  if (hashDiffers || envDrift || reasons.length > 0) {
+    current = await ctx.coolify.listServiceEnvs(service.uuid);
+    envDiffers = envNeedsWrite(decision, current);
+    if (envDiffers) reasons.push(envDrift ? 'env vars differ' : 'env vars changed');
+  }
+  if (!envDiffers) ctx.memory.envDrift.delete(stack.id);
 
   const update: UpdateServiceInput = {};
   const name = serviceName(tenant, stack);
@@ -449,7 +521,7 @@ async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   // A leftover delete-after or orphaned-at token means a deletion was cancelled or the stack came back.
   if (service.description !== description) update.description = description;
   if (service.name !== name) update.name = name;
-  if (reasons.length > 0) {
+  if (composeDiffers || reasons.includes('public URLs differ')) {
     update.composeYaml = decision.composeYaml;
     update.urls = decision.urls;
   }
@@ -472,11 +544,13 @@ async function applyIfNeeded(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       }
       throw e;
     }
-    service.description = update.description ?? service.description;
+    observed.description = update.description ?? observed.description;
   }
-  if (reasons.length === 0) return false;
-  await setEnv(ctx, stack, service.uuid, decision);
-  return true;
+  if (reasons.length > 0) {
+    if (envDiffers) await setEnv(ctx, stack, service.uuid, decision, current);
+    return 'applied';
+  }
+  return hashDiffers ? 'recorded' : 'none';
 }
 
 async function settleRunState(

@@ -71,7 +71,11 @@ function refuseForeign(ctx: EngineContext, tenant: Tenant, uuid: string): Promis
 /** The tenant's project, or how long to wait for one whose create got no answer. */
 async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<CoolifyProjectDetail | { waitMs: number; sentAt: number }> {
   const key = tenantKey(tenant.id);
-  const lookup = await findTenantProject(ctx.coolify, tenant.id, tenant.coolifyProjectUuid);
+  // Listed with the tenant's marker in the shared view, environments known: no call of its own.
+  const listed = tenant.status !== 'deleted' ? ctx.view?.tenantProject(tenant.id, tenant.coolifyProjectUuid) : undefined;
+  const lookup = listed
+    ? { kind: 'found' as const, project: listed, adopted: tenant.coolifyProjectUuid !== listed.uuid }
+    : await findTenantProject(ctx.coolify, tenant.id, tenant.coolifyProjectUuid);
   if (lookup.kind === 'foreign') return refuseForeign(ctx, tenant, lookup.uuid);
   if (lookup.kind === 'found') {
     if (ctx.intents.pendingInMemory(key)) await ctx.intents.end(key);

@@ -79,6 +79,11 @@ export class CoolifyInventory {
     this.#digest = o.composeDigest;
   }
 
+  /** The project's environments as last fetched, or undefined when not fetched. */
+  environmentsOf(projectUuid: string): readonly CoolifyEnvironment[] | undefined {
+    return this.#environments.get(projectUuid);
+  }
+
   /** Forgets cached environments, e.g. after an environment was created by hand. */
   invalidate(projectUuid?: string): void {
     if (projectUuid === undefined) this.#environments.clear();

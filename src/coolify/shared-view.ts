@@ -19,6 +19,8 @@
  *   looks the marker up only in a snapshot observed after its own last write.
  */
 import type { CoolifyInventory, InventorySnapshot, ManagedProject, ManagedService } from './inventory.js';
+import { parseMarker } from './markers.js';
+import type { CoolifyApi, CoolifyProject, CoolifyProjectDetail } from './types.js';
 
 export interface SharedViewStats {
   /** Passes that listed projects and services. */
@@ -32,6 +34,11 @@ export class SharedCoolifyView {
   readonly #now: () => number;
   #current: InventorySnapshot | undefined;
   #pass: { full: boolean; startedAt: number; promise: Promise<InventorySnapshot> } | undefined;
+  /**
+   * `service:<uuid>` / `stack:<id>` → when the daemon last wrote to that service (or created one for
+   * that stack), epoch ms; kept only until a snapshot newer than the write exists.
+   */
+  readonly #writes = new Map<string, number>();
   readonly stats: SharedViewStats = { full: 0, servicesOnly: 0 };
 
   constructor(inventory: CoolifyInventory, now: () => number) {
@@ -70,9 +77,89 @@ export class SharedCoolifyView {
     return this.#start(false);
   }
 
+  /**
+   * A snapshot that shows the stack's service as it is after every write this daemon made to it
+   * (its uuid, and any create for the stack), and is less than `maxAgeMs` old: what a reconcile
+   * may decide on without a GET of its own.
+   */
+  freshFor(stackId: string, uuid: string, maxAgeMs: number): Promise<InventorySnapshot> {
+    const wrote = Math.max(this.#writes.get(`stack:${stackId}`) ?? -Infinity, uuid ? (this.#writes.get(`service:${uuid}`) ?? -Infinity) : -Infinity);
+    return this.freshAfter(Math.max(this.#now() - maxAgeMs, wrote));
+  }
+
+  /**
+   * `api` with every write to a service noted (by uuid, and creates by the stack in their marker),
+   * so `freshFor` never answers from a snapshot taken before the daemon's own last change.
+   */
+  watchWrites(api: CoolifyApi): CoolifyApi {
+    // Noted before the call (a snapshot started later may already show it) and after (one started
+    // while it ran may not).
+    const w = <T>(key: string, call: () => Promise<T>): Promise<T> => {
+      this.#writes.set(key, this.#now());
+      return call().finally(() => this.#writes.set(key, this.#now()));
+    };
+    const created = (description: string) => `stack:${parseMarker(description)?.stackId ?? ''}`;
+    return {
+      version: () => api.version(),
+      ...(api.health ? { health: () => api.health!() } : {}),
+      listProjects: () => api.listProjects(),
+      getProject: (uuid) => api.getProject(uuid),
+      createProject: (input) => api.createProject(input),
+      createEnvironment: (projectUuid, name) => api.createEnvironment(projectUuid, name),
+      deleteProject: (uuid) => api.deleteProject(uuid),
+      listServers: () => api.listServers(),
+      listDestinations: (serverUuid) => api.listDestinations(serverUuid),
+      listServices: () => api.listServices(),
+      getService: (uuid) => api.getService(uuid),
+      createService: (input) => w(created(input.description), () => api.createService(input)),
+      updateService: (uuid, input) => w(`service:${uuid}`, () => api.updateService(uuid, input)),
+      deleteService: (uuid) => w(`service:${uuid}`, () => api.deleteService(uuid)),
+      startService: (uuid) => w(`service:${uuid}`, () => api.startService(uuid)),
+      stopService: (uuid) => w(`service:${uuid}`, () => api.stopService(uuid)),
+      restartService: (uuid) => w(`service:${uuid}`, () => api.restartService(uuid)),
+      deployService: (uuid) => w(`service:${uuid}`, () => api.deployService(uuid)),
+      listServiceEnvs: (uuid) => api.listServiceEnvs(uuid),
+      upsertServiceEnvs: (uuid, vars) => w(`service:${uuid}`, () => api.upsertServiceEnvs(uuid, vars)),
+      deleteServiceEnv: (serviceUuid, envUuid) => w(`service:${serviceUuid}`, () => api.deleteServiceEnv(serviceUuid, envUuid)),
+    };
+  }
+
   /** Services carrying `stackId`'s marker in the latest snapshot (empty before the first). */
   servicesOf(stackId: string): readonly ManagedService[] {
     return this.#current?.servicesByStack.get(stackId) ?? [];
+  }
+
+  /**
+   * The tenant's project with its environments, when the latest snapshot lists exactly one project
+   * with the tenant's marker (the stored one, or the only one when none is stored) and its
+   * environments are known; otherwise undefined (look it up through the API).
+   */
+  tenantProject(tenantId: string, storedUuid: string): CoolifyProjectDetail | undefined {
+    const mine = this.projectsOf(tenantId);
+    const only = mine.length === 1 ? mine[0] : undefined;
+    if (!only || (storedUuid && only.uuid !== storedUuid)) return undefined;
+    const environments = this.#inventory.environmentsOf(only.uuid);
+    return environments ? { uuid: only.uuid, name: only.name, description: only.description, environments: [...environments] } : undefined;
+  }
+
+  /**
+   * A project read by GET and found to carry the tenant's marker (e.g. one created since the last
+   * full pass): the latest snapshot lists it from now on, so the tenant's other stacks need no GET.
+   */
+  rememberProject(tenantId: string, project: CoolifyProject): void {
+    const current = this.#current;
+    if (!current) return;
+    const list = current.projectsByTenant.get(tenantId) ?? [];
+    if (list.some((p) => p.uuid === project.uuid)) return;
+    current.projectsByTenant.set(tenantId, [...list, { uuid: project.uuid, name: project.name, description: project.description, marker: { tenantId, extra: {} } }]);
+  }
+
+  /**
+   * Coolify said the tenant's project (or something in it) is not there: the listing is not
+   * trusted for it until the next full pass, so lookups ask Coolify.
+   */
+  forgetProjects(tenantId: string): void {
+    this.#current?.projectsByTenant.delete(tenantId);
   }
 
   /** Projects carrying `tenantId`'s marker in the latest snapshot (empty before the first). */
@@ -87,6 +174,8 @@ export class SharedCoolifyView {
     const promise = this.#inventory.observe({ servicesOnly: !full }).then((snapshot) => {
       // A slower pass never replaces a newer one.
       if (!this.#current || snapshot.observedAt >= this.#current.observedAt) this.#current = snapshot;
+      // Writes this snapshot already shows need no remembering.
+      for (const [key, at] of this.#writes) if (at < this.#current.observedAt) this.#writes.delete(key);
       return snapshot;
     });
     const entry = { full, startedAt, promise };

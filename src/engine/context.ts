@@ -4,6 +4,7 @@
  * and the reconcilers still converge from what PocketBase and Coolify hold).
  */
 import type { Clock } from '../clock.js';
+import type { SharedCoolifyView } from '../coolify/shared-view.js';
 import type { CoolifyApi } from '../coolify/types.js';
 import { abortableCoolify, raceAbort } from './abortable-coolify.js';
 import type { Logger } from '../logging/logger.js';
@@ -56,6 +57,8 @@ export interface EngineMemory {
    * resync can tell "the same request again" from "the record or its inputs changed".
    */
   rejected: Map<string, string>;
+  /** stack id → when applying its change was first held back to coalesce a burst (epoch ms). */
+  applyHeldSince: Map<string, number>;
 }
 
 /** Whether acting on orphans is currently allowed (the drift resync's guard decides). */
@@ -88,6 +91,11 @@ export interface EngineContext {
   intents: CreateIntents;
   orphans: OrphanGate;
   /**
+   * The shared observation of Coolify (see shared-view.ts): status polls, marker lookups and
+   * adoption read it instead of asking Coolify per stack. Without it, every lookup asks Coolify.
+   */
+  view?: SharedCoolifyView;
+  /**
    * Every tenant and stack, for quota and host ownership; may be up to a second old, but when
    * `mustList` (a stack id) is given, taken after that stack was created.
    */
@@ -102,6 +110,7 @@ export function newEngineMemory(): EngineMemory {
     duplicates: new Set(),
     duplicateProjects: new Set(),
     rejected: new Map(),
+    applyHeldSince: new Map(),
   };
 }
 

@@ -305,7 +305,9 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   const peers = new PeerListing(store, clock, 1000);
   const corrections = new Corrections({ clock, ...deps.correctionBackoff });
   const ctx: EngineContext = {
-    coolify,
+    // Reconciles' writes are noted so the shared view never answers from before them.
+    coolify: view.watchWrites(coolify),
+    view,
     store,
     policy,
     clock,

@@ -439,7 +439,10 @@ export class WorkQueue {
       if (asked && this.#clock.now() - asked.at > this.#backoff.maxMs) this.#requeues.delete(key);
       const after = result?.requeueAfterMs;
       if (after !== undefined && Number.isFinite(after) && after > 0) {
-        this.#addAfter(key, after, 'low', false);
+        // A poll (a service starting, stopping, a change held to coalesce a burst) runs ahead of
+        // resync work: a cold start of many stacks must not starve it. Polls now cost no Coolify
+        // call of their own (the shared view answers them), so they cannot crowd anything out.
+        this.#addAfter(key, after, 'high', false);
         event.result = 'requeue';
         event.nextInMs = after;
       }

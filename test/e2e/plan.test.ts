@@ -88,6 +88,8 @@ describe('cf-reconciler plan', () => {
     }
     stacks.suspended = await createStack(h.admin, { tenant_id: tenantB.id, name: 'suspended', params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
     for (const s of Object.values(stacks)) await h.waitStack(s.id, (r) => r.status === 'running', 30_000, `${String(s.name)} running`);
+    stacks.resumed = await createStack(h.admin, { tenant_id: tenantA.id, name: 'resumed', desired_status: 'stopped', params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    await h.waitStack(stacks.resumed.id, (r) => r.status === 'stopped', 30_000, 'resumed stopped');
     await h.waitTenant(tenantB.id, (r) => r.sync_status === 'ready');
     await h.daemon!.queue.onIdle();
     await h.stopDaemon();
@@ -145,6 +147,7 @@ describe('cf-reconciler plan', () => {
     await h.admin.collection('stacks').update(stacks.changed!.id, { params: { TELEGRAM_BOT_TOKEN: NEW_TOKEN, BOT_NAME: 'Renamed Bot' } });
     await h.admin.collection('tenants').update(tenantB.id, { status: 'suspended' });
     await h.admin.collection('stacks').update(stacks.deleted!.id, { desired_status: 'deleted' });
+    await h.admin.collection('stacks').update(stacks.resumed!.id, { desired_status: 'running' });
     await h.admin.collection('stacks').delete(stacks.orphaned!.id);
     const bad = await createStack(h.admin, { tenant_id: tenantA.id, name: 'bad', template: 'no-such-template' });
     const stranger = await h.coolify.createService({
@@ -178,6 +181,9 @@ describe('cf-reconciler plan', () => {
     expect(actionsOf(`stack:${stacks.suspended!.id}`)).toContain('stop');
     expect(entry(`stack:${stacks.suspended!.id}`)!.actions.find((a) => a.action === 'stop')!.message).toContain('tenant suspended');
     expect(entry(`tenant:${tenantB.id}`)!.actions.find((a) => a.action === 'record')!.changes.join()).toContain('"suspended"');
+    // A stopped stack asked to run again is started.
+    const resumed = entry(`stack:${stacks.resumed!.id}`)!;
+    expect(resumed.actions.find((a) => a.action === 'start')?.request).toEqual({ method: 'POST', route: 'services/{uuid}/start' });
     // Deletion with its date.
     const deleted = entry(`stack:${stacks.deleted!.id}`)!;
     const schedule = deleted.actions.find((a) => a.action === 'schedule_delete')!;
@@ -215,6 +221,7 @@ describe('cf-reconciler plan', () => {
     await h.waitStack(stacks.changed!.id, (r) => r.status === 'running' && r.applied_hash !== stacks.changed!.applied_hash, 30_000, 'changed applied');
     await h.waitStack(stacks.suspended!.id, (r) => r.status === 'suspended', 30_000, 'suspended');
     await h.waitStack(stacks.deleted!.id, (r) => r.status === 'deleting', 30_000, 'deleting');
+    await h.waitStack(stacks.resumed!.id, (r) => r.status === 'running', 30_000, 'resumed running');
     await h.waitStack(bad.id, (r) => r.status === 'error', 30_000, 'bad in error');
     await h.waitStack(stacks.foreign!.id, (r) => r.status === 'error', 30_000, 'foreign refused');
     await waitFor(() => h.servicesOf(stacks.orphaned!.id).every((s) => parseMarker(s.description)?.extra['orphaned-at'] !== undefined), 30_000, {

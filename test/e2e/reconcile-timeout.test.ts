@@ -51,7 +51,8 @@ describe('reconcile timeout', () => {
     const uuidB = String(rb.coolify_service_uuid);
     const metricsBefore = await (await fetch(`${h.daemon!.url}/metrics`)).text();
 
-    h.sim.faults.delayNext(`GET services/${uuidA}`, STUCK_MS);
+    // The stop is the one call A's reconcile makes (its status comes from the shared view).
+    h.sim.faults.delayNext(`POST services/${uuidA}/stop`, STUCK_MS);
     await h.admin.collection('stacks').update(a.id, { desired_status: 'stopped' });
     // A's reconcile has sent the request the simulator now holds.
     await waitFor(() => h.sim.faults.pending === 0, 10_000, { what: 'stuck request sent' });
@@ -76,7 +77,7 @@ describe('reconcile timeout', () => {
 
     // The held request is answered at last, to nobody: A stays as its retry left it.
     const isHeld = (r: { method: string; path: string; time: number }) =>
-      r.method === 'GET' && r.path === `/api/v1/services/${uuidA}` && r.time >= heldAt + STUCK_MS - 50;
+      r.method === 'POST' && r.path === `/api/v1/services/${uuidA}/stop` && r.time >= heldAt + STUCK_MS - 50;
     await waitFor(() => h.sim.requestLog.some(isHeld), STUCK_MS + 5_000, { what: 'held request answered' });
     await h.daemon!.resync();
     expect((await h.stack(a.id))?.status).toBe('stopped');

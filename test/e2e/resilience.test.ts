@@ -60,7 +60,7 @@ describe('resilience against Coolify failures, with a budgeted rate', () => {
     for (let i = 0; i < 10; i++) stacks.push(await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } }));
     for (const s of stacks) await h.waitStack(s.id, (r) => r.status === 'running', 90_000);
     const times = h.sim.requestLog.filter((r) => r.time >= since && r.path.startsWith('/api/v1/')).map((r) => r.time);
-    expect(times.length).toBeGreaterThan(2 * LIMIT);
+    expect(times.length).toBeGreaterThan(LIMIT);
     // Over the whole run, too (the previous test's retries and 429s included).
     expect(maxInWindow(times, WINDOW_MS)).toBeLessThanOrEqual(LIMIT);
     const all = h.sim.requestLog.filter((r) => r.path.startsWith('/api/v1/')).map((r) => r.time);
@@ -87,14 +87,9 @@ describe('resilience against Coolify failures, with a budgeted rate', () => {
     const tenant = await createTenant(h.admin, { plan: plan.id });
     await h.waitTenant(tenant.id, (r) => r.sync_status === 'ready');
     h.sim.faults.delayNext('POST services', 2_000);
-    const since = Date.now();
     const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
-    // The stack's lookup by marker is answered; its create is next, and the simulator holds it.
-    await waitFor(
-      () => h.sim.requestLog.some((r) => r.time >= since && r.method === 'GET' && r.path === '/api/v1/services'),
-      10_000,
-      { what: 'service lookup' },
-    );
+    // The stack's create has reached the simulator, which holds it.
+    await waitFor(() => h.sim.faults.pending === 0, 10_000, { what: 'create held' });
     expect(h.daemon!.queue.inFlight).toBeGreaterThan(0);
     await h.stopDaemon();
     // stop() resolved only after the create completed and its uuid was written back.

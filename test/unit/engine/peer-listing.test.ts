@@ -48,4 +48,23 @@ describe('PeerListing', () => {
     expect(y.stacks.map((s) => s.id)).toEqual(['a', 'older', 'younger']);
     expect(f.listings()).toBe(2);
   });
+
+  it('answers from the last complete listing while the next one is taken, within twice its age', async () => {
+    const f = fakeStore();
+    f.stacks.push(stackFixture({ id: 'a' }));
+    const peers = new PeerListing(f.store, clock, 1000);
+    await peers.get();
+    f.stacks.push(stackFixture({ id: 'b' }));
+    clock.advance(1500);
+    // Stale but within twice the age: answered at once from the old listing, one refresh started.
+    expect((await peers.get()).stacks.map((s) => s.id)).toEqual(['a']);
+    expect(f.listings()).toBe(2);
+    // The refresh has completed: it answers now.
+    expect((await peers.get()).stacks.map((s) => s.id)).toEqual(['a', 'b']);
+    // Far past its age, a listing is waited for.
+    f.stacks.push(stackFixture({ id: 'c' }));
+    clock.advance(5000);
+    expect((await peers.get()).stacks.map((s) => s.id)).toEqual(['a', 'b', 'c']);
+    expect(f.listings()).toBe(3);
+  });
 });

@@ -520,18 +520,20 @@ describe('WorkQueue: priority of follow-up runs', () => {
     expect(h.call('resync:a').attempt).toBe(2);
   });
 
-  it('runs a polled key (requeueAfter) at low priority', async () => {
+  it('runs a polled key (requeueAfter) ahead of resync work queued before it', async () => {
     const { h, queue, advance } = setup();
     queue.start();
     queue.add('stack:deploying');
     await flush();
     h.finish('stack:deploying', { requeueAfterMs: 15_000 });
     queue.add('busy');
+    await flush();
+    // A cold start's backlog, all low priority, is already waiting when the poll comes due.
+    for (const k of ['resync:a', 'resync:b', 'resync:c']) queue.add(k, { priority: 'low' });
     await advance(15_000);
-    queue.add('change:b');
     h.finish('busy');
     await flush();
-    expect(h.runningKeys()).toEqual(['change:b']);
+    expect(h.runningKeys()).toEqual(['stack:deploying']);
   });
 
   it('lets a high add upgrade a pending poll timer', async () => {
