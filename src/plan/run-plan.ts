@@ -12,6 +12,7 @@ import { SharedCoolifyView } from '../coolify/shared-view.js';
 import type { CoolifyApi } from '../coolify/types.js';
 import { Audit } from '../engine/audit.js';
 import { Corrections } from '../engine/corrections.js';
+import { CreateIntents } from '../engine/create-intents.js';
 import { newEngineMemory, reconcileContext, type EngineContext } from '../engine/context.js';
 import { planDrift } from '../engine/drift-plan.js';
 import { PeerListing } from '../engine/peer-listing.js';
@@ -171,6 +172,7 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
     settings: engineSettings(config),
     memory,
     corrections: new Corrections({ clock }),
+    intents: new CreateIntents({ clock }),
     orphans: { allowed: () => refusal === undefined, reason: () => refusal?.message ?? '' },
     signal: new AbortController().signal,
     peers: (mustList) => peers.get(mustList),
