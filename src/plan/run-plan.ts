@@ -8,6 +8,7 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { CoolifyInventory } from '../coolify/inventory.js';
+import { SharedCoolifyView } from '../coolify/shared-view.js';
 import type { CoolifyApi } from '../coolify/types.js';
 import { Audit } from '../engine/audit.js';
 import { Corrections } from '../engine/corrections.js';
@@ -138,8 +139,10 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
   const logger = silentLogger();
 
   const [plans, tenants, stacks] = await Promise.all([options.store.listPlans(), options.store.listTenants(), options.store.listStacks()]);
-  // Observed as the daemon observes (compose digests included), so drift and guard see the same.
-  const inventory = await new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }).observe();
+  // Observed as the daemon observes: one shared view (compose digests included) answers the drift
+  // comparison and the reconcilers' lookups, and the recorded writes are noted in it.
+  const view = new SharedCoolifyView(new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }), () => clock.now());
+  const inventory = await view.observe();
   const drift = planDrift({
     plans,
     tenants,
@@ -156,7 +159,8 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
   const refusal = drift.refusal;
   const peers = new PeerListing(store, clock, Number.POSITIVE_INFINITY);
   const ctx: EngineContext = {
-    coolify,
+    coolify: view.watchWrites(coolify),
+    view,
     store,
     policy,
     clock,
