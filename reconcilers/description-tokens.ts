@@ -15,11 +15,14 @@ export const ORPHANED_AT = 'orphaned-at';
  */
 export const DELETE_SEEN = 'delete-seen';
 
-/** Reads a marker token holding an ISO instant; undefined when absent or unparsable. Epoch ms. */
+/**
+ * Reads a marker token holding an instant, ISO or epoch ms (project descriptions cannot hold the
+ * `:` of an ISO time); undefined when absent or unparsable. Epoch ms.
+ */
 export function readTimeToken(description: string, key: string): number | undefined {
   const v = parseMarker(description)?.extra[key];
   if (v === undefined) return undefined;
-  const t = Date.parse(v);
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   return Number.isFinite(t) ? t : undefined;
 }
 

@@ -27,6 +27,7 @@ import { isPaused, noteUnpaused, observePausedStack } from './pause.js';
 import { isRejection, refuse, rejectionMessage } from './refusal.js';
 import { expectedServiceDescription, restartIfRequested } from './restart.js';
 import { deletionRetention } from './retention.js';
+import { tenantDeletionNotBefore } from './tenant-deadline.js';
 import { type Desire, mayBeRunning, parseRunState, runningStatus, stoppedStatus } from './status-map.js';
 import { writeStack } from './status-write.js';
 
@@ -656,6 +657,9 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
       );
       service.description = description;
     }
+    // A tenant's deletion also waits for its own deadline, which a cancel and re-delete of the
+    // tenant restarts even when the stack record never changed.
+    if (tenant.status === 'deleted') deadline = Math.max(deadline, (await tenantDeletionNotBefore(ctx, tenant)) ?? deadline);
     const due = now >= deadline;
     if (mayBeRunning(parseRunState(service.status)) && !ctx.memory.deleteRequestedAt.has(service.uuid)) {
       await requestStop(ctx, key, service.uuid, 'deletion requested');

@@ -46,6 +46,8 @@ export async function writeTenant(ctx: EngineContext, tenant: Tenant, patch: Ten
   if (Object.keys(diff).length === 0 && !stale) return;
   ctx.signal.throwIfAborted();
   if (ok) diff.syncedAt = now;
-  await ctx.store.updateTenant(tenant.id, diff);
+  const saved = await ctx.store.updateTenant(tenant.id, diff);
   Object.assign(tenant, diff);
+  // As for stacks: the caller can tell its own write from a later one by `updated`.
+  if (saved) tenant.updated = saved.updated;
 }

@@ -13,6 +13,7 @@ import { findTenantProject, projectBelongsTo } from './coolify-lookup.js';
 import { isPaused, noteUnpaused, observePausedTenant } from './pause.js';
 import { refuse } from './refusal.js';
 import { writeTenant } from './status-write.js';
+import { clearTenantDeadline, keepTenantDeadline, noteTenantSeen } from './tenant-deadline.js';
 
 export type TenantResult = { requeueAfterMs?: number } | void;
 
@@ -50,6 +51,7 @@ export async function reconcileTenant(ctx: EngineContext, tenantId: string): Pro
     return { requeueAfterMs: Math.min(ctx.settings.statusPollMs, project.waitMs) };
   }
   await ensureEnvironment(ctx, tenant, project);
+  await clearTenantDeadline(ctx, tenant, project);
   await writeTenant(ctx, tenant, {
     coolifyProjectUuid: project.uuid,
     syncStatus: tenant.status === 'suspended' ? 'suspended' : 'ready',
@@ -147,19 +149,22 @@ async function ensureEnvironment(ctx: EngineContext, tenant: Tenant, project: Co
 
 async function deleteTenant(ctx: EngineContext, tenant: Tenant, stacks: Stack[]): Promise<TenantResult> {
   const key = tenantKey(tenant.id);
+  const lookup = await findTenantProject(ctx.coolify, tenant.id, tenant.coolifyProjectUuid);
   const services = (await ctx.coolify.listServices()).filter((s) => {
     const m = parseMarker(s.description);
     return m?.tenantId === tenant.id && m.stackId !== undefined;
   });
   if (services.length > 0) {
+    // The tenant-level deadline its stacks wait for, kept on the project (see tenant-deadline.ts).
+    if (lookup.kind === 'found') await keepTenantDeadline(ctx, tenant, lookup.project);
     await writeTenant(ctx, tenant, {
       syncStatus: 'deleting',
       syncMessage: `waiting for ${services.length} service${services.length === 1 ? '' : 's'} to be deleted`,
     });
+    if (lookup.kind === 'found') await noteTenantSeen(ctx, tenant, lookup.project);
     // Stacks enqueue the tenant when their service goes; this is only the safety net.
     return { requeueAfterMs: Math.min(ctx.settings.resyncIntervalMs, ctx.settings.deleteRetentionMs + ctx.settings.statusPollMs) };
   }
-  const lookup = await findTenantProject(ctx.coolify, tenant.id, tenant.coolifyProjectUuid);
   if (lookup.kind === 'foreign') return refuseForeign(ctx, tenant, lookup.uuid);
   if (lookup.kind === 'found') {
     const uuid = lookup.project.uuid;

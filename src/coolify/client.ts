@@ -217,6 +217,13 @@ export class CoolifyClient implements CoolifyApi {
     return this.#decode('POST', 'projects', () => decodeUuid(r.body));
   }
 
+  /** PATCH /projects/{uuid}: Coolify answers 201 (sic) with the project's uuid, name and description. */
+  async updateProject(uuid: string, input: { description: string }): Promise<{ uuid: string }> {
+    const path = `projects/${enc(uuid)}`;
+    const r = await this.#call({ method: 'PATCH', route: 'projects/{uuid}', path, json: { description: input.description }, policy: 'idempotent' });
+    return this.#decode('PATCH', path, () => decodeUuid(r.body));
+  }
+
   async createEnvironment(projectUuid: string, name: string): Promise<{ uuid: string }> {
     const path = `projects/${enc(projectUuid)}/environments`;
     const r = await this.#call({ method: 'POST', route: 'projects/{uuid}/environments', path, json: { name }, policy: 'create' });

@@ -105,6 +105,7 @@ export class SharedCoolifyView {
       listProjects: () => api.listProjects(),
       getProject: (uuid) => api.getProject(uuid),
       createProject: (input) => api.createProject(input),
+      updateProject: (uuid, input) => api.updateProject(uuid, input),
       createEnvironment: (projectUuid, name) => api.createEnvironment(projectUuid, name),
       deleteProject: (uuid) => api.deleteProject(uuid),
       listServers: () => api.listServers(),

@@ -109,6 +109,8 @@ export interface CoolifyApi {
   listProjects(): Promise<CoolifyProject[]>;
   getProject(uuid: string): Promise<CoolifyProjectDetail>;
   createProject(input: { name: string; description: string }): Promise<{ uuid: string }>;
+  /** Replaces the project's description (the daemon's marker and its tokens). */
+  updateProject(uuid: string, input: { description: string }): Promise<{ uuid: string }>;
   /**
    * Adds an environment to a project (Coolify creates only `production`). Use a lower-case name of
    * 3+ characters: Coolify normalises names and looks services' environments up by exact name.

@@ -46,6 +46,7 @@ export function wrapCoolify(api: CoolifyApi, around: <T>(call: () => Promise<T>)
     listProjects: () => r(() => api.listProjects()),
     getProject: (uuid) => r(() => api.getProject(uuid)),
     createProject: (input) => r(() => api.createProject(input)),
+    updateProject: (uuid, input) => r(() => api.updateProject(uuid, input)),
     createEnvironment: (projectUuid, name) => r(() => api.createEnvironment(projectUuid, name)),
     deleteProject: (uuid) => r(() => api.deleteProject(uuid)),
     listServers: () => r(() => api.listServers()),

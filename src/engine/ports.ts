@@ -22,7 +22,7 @@ export interface StorePort {
   listTenants(): Promise<Tenant[]>;
   listStacks(): Promise<Stack[]>;
   listStacksOfTenant(tenantId: string): Promise<Stack[]>;
-  updateTenant(id: string, patch: TenantStatusPatch): Promise<unknown>;
+  updateTenant(id: string, patch: TenantStatusPatch): Promise<{ updated: number } | null>;
   /** The record as saved (its new `updated`), or null when it is gone. */
   updateStack(id: string, patch: StackStatusPatch): Promise<{ updated: number } | null>;
   /** 404 counts as success. */

@@ -22,6 +22,7 @@ import type {
 
 export type CoolifyWriteOp =
   | 'create_project'
+  | 'update_project'
   | 'create_environment'
   | 'delete_project'
   | 'create_service'
@@ -127,6 +128,15 @@ export class RecordingCoolify implements CoolifyApi {
     const uuid = this.#planned('project');
     this.#projects.set(uuid, { uuid, name: input.name, description: input.description, environments: [{ id: -this.#seq, uuid: '', name: 'production' }] });
     this.#record({ op: 'create_project', uuid, name: input.name, changes: [], request: { method: 'POST', route: 'projects' } });
+    return Promise.resolve({ uuid });
+  }
+
+  updateProject(uuid: string, input: { description: string }): Promise<{ uuid: string }> {
+    const project = this.#projects.get(uuid);
+    const before = project?.description;
+    if (project) project.description = input.description;
+    const changes = input.description !== before ? [`marker: ${before ?? '?'} → ${input.description}`] : [];
+    this.#record({ op: 'update_project', uuid, name: project?.name, changes, request: { method: 'PATCH', route: 'projects/{uuid}' } });
     return Promise.resolve({ uuid });
   }
 

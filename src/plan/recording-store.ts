@@ -72,11 +72,11 @@ export class RecordingStore implements StorePort {
     return (await this.#inner.listStacksOfTenant(tenantId)).flatMap((s) => this.#stack(s) ?? []);
   }
 
-  async updateTenant(id: string, patch: TenantStatusPatch): Promise<unknown> {
+  async updateTenant(id: string, patch: TenantStatusPatch): Promise<{ updated: number } | null> {
     const before = (await this.getTenant(id)) ?? undefined;
     this.#tenantPatches.set(id, { ...this.#tenantPatches.get(id), ...patch });
     this.#onWrite({ kind: 'tenant', id, patch, before });
-    return undefined;
+    return before ? { updated: this.#now() } : null;
   }
 
   async updateStack(id: string, patch: StackStatusPatch): Promise<{ updated: number } | null> {

@@ -38,6 +38,9 @@ describe('Coolify contract: every client method (simulator)', () => {
 
     const { uuid: projectUuid } = await api.createProject({ name: 'coverage', description: 'managed-by=cf-reconciler tenant=cov1' });
     expect((await api.listProjects()).map((p) => p.uuid)).toEqual([projectUuid]);
+    const marked = 'managed-by=cf-reconciler tenant=cov1 delete-after=1796417103290';
+    expect(await api.updateProject(projectUuid, { description: marked })).toEqual({ uuid: projectUuid });
+    expect((await api.getProject(projectUuid)).description).toBe(marked);
     await api.createEnvironment(projectUuid, 'staging');
     expect((await api.getProject(projectUuid)).environments.map((e) => e.name)).toEqual(['production', 'staging']);
 
@@ -89,6 +92,7 @@ describe('Coolify contract: every client method (simulator)', () => {
       'GET /services/{uuid}',
       'GET /services/{uuid}/envs',
       'GET /version',
+      'PATCH /projects/{uuid}',
       'PATCH /services/{uuid}',
       'PATCH /services/{uuid}/envs/bulk',
       'POST /deploy',

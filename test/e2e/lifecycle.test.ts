@@ -197,6 +197,39 @@ describe('stack and tenant lifecycle', () => {
     expect((await h.events(`tenant:${tenant.id}`)).map((e) => e.action)).toContain('delete_project');
   });
 
+  it('restarts the retention when a deleted tenant is set active and deleted again while the daemon is down', async () => {
+    const plan = await createPlan(h.admin);
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    const uuid = String((await h.waitStack(stack.id, (r) => r.status === 'running')).coolify_service_uuid);
+    const projectUuid = String((await h.waitTenant(tenant.id, (r) => r.sync_status === 'ready')).coolify_project_uuid);
+
+    await h.admin.collection('tenants').update(tenant.id, { status: 'deleted' });
+    const deleting = await h.waitStack(stack.id, (r) => r.status === 'deleting' && r.delete_after !== '', 10_000);
+    const oldDeadline = Date.parse(String(deleting.delete_after).replace(' ', 'T'));
+    await h.waitTenant(tenant.id, (r) => r.sync_status === 'deleting', 10_000);
+    await h.daemon!.queue.onIdle();
+    await h.stopDaemon();
+
+    // While no daemon looks: cancelled, and deleted again a while later. The stack record never changes.
+    await h.admin.collection('tenants').update(tenant.id, { status: 'active' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const secondAt = Date.now();
+    await h.admin.collection('tenants').update(tenant.id, { status: 'deleted' });
+    await waitFor(() => Date.now() > oldDeadline + 300, 10_000, { what: 'the old deadline to pass', intervalMs: 100 });
+    await h.start();
+
+    // The second deletion waits its full retention, counted from when the daemon saw it.
+    await waitFor(() => h.sim.state.service(uuid) === undefined, 30_000, { what: 'service deleted after the new retention' });
+    const deletes = h.sim.requestLog.filter((r) => r.method === 'DELETE' && r.path === `/api/v1/services/${uuid}`);
+    expect(deletes.length).toBeGreaterThanOrEqual(1);
+    expect(deletes[0]!.time).toBeGreaterThanOrEqual(secondAt + 4_000);
+    const rescheduled = (await h.events(`tenant:${tenant.id}`)).filter((e) => e.action === 'schedule_delete');
+    expect(rescheduled.map((e) => e.coolify_uuid)).toEqual([projectUuid, projectUuid]);
+    await h.waitTenant(tenant.id, (r) => r.sync_status === 'deleted', 30_000, 'tenant deleted');
+    expect(h.sim.state.project(projectUuid)).toBeUndefined();
+  });
+
   it('gives an invalid stack status error with a clear message and sends nothing to Coolify, while the others converge', async () => {
     const plan = await createPlan(h.admin, { max_stacks: 1 });
     const tenant = await createTenant(h.admin, { plan: plan.id });
