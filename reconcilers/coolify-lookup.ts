@@ -61,15 +61,19 @@ export async function findStackService(coolify: CoolifyApi, stackId: string, sto
   if (storedUuid) {
     stored = await getServiceOrNull(coolify, storedUuid);
     if (stored && !serviceBelongsTo(stored.description, stackId)) return { kind: 'foreign', uuid: storedUuid };
-    if (stored && !listAlways) return { kind: 'found', service: stored, adopted: false, duplicates: [] };
+    // A stored uuid naming a copy already being retired is a stale admin save of an old uuid:
+    // the others are listed so the keeper is chosen among all of them.
+    const retired = stored !== null && parseMarker(stored.description)?.extra['orphaned-at'] !== undefined;
+    if (stored && !listAlways && !retired) return { kind: 'found', service: stored, adopted: false, duplicates: [] };
   }
-  const mine = (await coolify.listServices()).filter((s) => serviceBelongsTo(s.description, stackId));
-  const keeper = stored ?? pickKeeper(mine, storedUuid);
+  const mine: CoolifyService[] = (await coolify.listServices()).filter((s) => serviceBelongsTo(s.description, stackId));
+  if (stored && !mine.some((s) => s.uuid === stored.uuid)) mine.push(stored);
+  const keeper = pickKeeper(mine, storedUuid);
   if (!keeper) return { kind: 'none' };
   const duplicates = mine.filter((s) => s.uuid !== keeper.uuid);
-  const service = stored ?? (await getServiceOrNull(coolify, keeper.uuid));
+  const service = keeper.uuid === stored?.uuid ? stored : await getServiceOrNull(coolify, keeper.uuid);
   if (!service) return { kind: 'none' };
-  return { kind: 'found', service, adopted: stored === null, duplicates };
+  return { kind: 'found', service, adopted: service.uuid !== storedUuid, duplicates };
 }
 
 /** The shared view's record of a service in the shape the reconcilers use. */
@@ -117,19 +121,24 @@ export async function observeStackService(
 }
 
 /**
- * Which of several services with the same stack marker is the stack's, in order: the stored uuid;
- * one that runs (it is the one serving, and likely holds the live data); one not already marked
- * as a retired duplicate or orphan (so a choice once made does not flip back to a copy being
- * retired); the oldest by `created_at` (the first one made is the one the stack has used longest);
- * then the lowest uuid, only so the choice is deterministic. A service without `created_at`
- * counts as younger than any with one.
+ * Which of several services with the same stack marker is the stack's, in order: one that runs
+ * (it is the one serving, and likely holds the live data), the stored uuid first among those; the
+ * stored uuid; one not already marked as a retired duplicate or orphan (so a choice once made does
+ * not flip back to a copy being retired); the oldest by `created_at` (the first one made is the
+ * one the stack has used longest); then the lowest uuid, only so the choice is deterministic. A
+ * service without `created_at` counts as younger than any with one. The stored uuid is a daemon
+ * field an admin's stale save can set back to an old copy: it never makes a running copy retire.
  */
 export function pickKeeper<S extends Pick<CoolifyService, 'uuid' | 'status' | 'description' | 'createdAt'>>(
   services: readonly S[],
   storedUuid: string,
 ): S | undefined {
-  const rank = (s: S) =>
-    s.uuid === storedUuid ? 0 : s.status.startsWith('running') ? 1 : parseMarker(s.description)?.extra['orphaned-at'] === undefined ? 2 : 3;
+  const rank = (s: S) => {
+    const running = s.status.startsWith('running');
+    if (running) return s.uuid === storedUuid ? 0 : 1;
+    if (s.uuid === storedUuid) return 2;
+    return parseMarker(s.description)?.extra['orphaned-at'] === undefined ? 3 : 4;
+  };
   const age = (s: S) => s.createdAt ?? Infinity;
   return [...services].sort((a, b) => rank(a) - rank(b) || age(a) - age(b) || a.uuid.localeCompare(b.uuid))[0];
 }

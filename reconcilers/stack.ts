@@ -234,12 +234,23 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   let changed: 'created' | 'applied' | 'recorded' | 'none';
   let duplicateWait: number | undefined;
   if (lookup.kind === 'none') {
+    // A create whose answer was lost may still show up: no second one within the grace period.
+    const pending = await ctx.intents.waitMs(key);
+    if (pending) {
+      await writeStack(ctx, stack, {
+        status: 'deploying',
+        statusMessage: `the create sent at ${isoTime(pending.sentAt)} got no answer; waiting for Coolify to show the service before creating it again`,
+      });
+      return { requeueAfterMs: Math.min(ctx.settings.statusPollMs, pending.waitMs) };
+    }
     const created = await createService(ctx, tenant, stack, decision);
     if (!created) return poll;
     service = created;
     changed = 'created';
   } else {
     service = lookup.service;
+    // Found by its marker: a create whose answer was lost has its result now.
+    if (ctx.intents.pendingInMemory(key)) await ctx.intents.end(key);
     if (lookup.adopted && stack.coolifyServiceUuid !== service.uuid) {
       await ctx.audit.record(key, 'adopt', 'ok', `adopted service ${service.uuid} found by its marker`, service.uuid);
     }
@@ -352,6 +363,9 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   if (!(await verifyProject(ctx, tenant, stack))) return null;
   let uuid: string;
   const sent = ctx.corrections.record(key, fingerprint);
+  // Recorded before it is sent (Crossplane's create-pending): if the answer is lost, the next
+  // runs wait for the service to show up instead of creating a second one.
+  await ctx.intents.begin(key);
   try {
     ({ uuid } = await ctx.audit.write(key, 'create_service', (r) => r.uuid, `created service ${name}`, () =>
       ctx.coolify.createService({
@@ -367,6 +381,8 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       }),
     ));
   } catch (e) {
+    // Any answer says how the create went; no answer (a timeout, a reset, an abort) leaves it unknown.
+    if (e instanceof CoolifyError && e.status !== undefined) await ctx.intents.end(key);
     if (e instanceof CoolifyError && e.kind === 'not_found') {
       // The project was just read, so the server (a typo in coolify_server_uuid or
       // COOLIFY_SERVER_UUID) or the environment is missing. Either way this key failed: it backs
@@ -397,6 +413,7 @@ async function createService(ctx: EngineContext, tenant: Tenant, stack: Stack, d
   ctx.corrections.reset(key);
   // Record the uuid at once: a crash before this line is healed by adoption (marker lookup).
   await writeStack(ctx, stack, { coolifyServiceUuid: uuid });
+  await ctx.intents.end(key);
   // A service just made holds none of our env vars: nothing to read before setting them.
   await setEnv(ctx, stack, uuid, decision, []);
   // What Coolify holds now is what was just sent; its status shows in the shared view's next pass.
@@ -559,12 +576,28 @@ async function settleRunState(
     }
     if (state === 'running' || state === 'degraded') {
       ctx.memory.lifecycle.delete(service.uuid);
+      ctx.corrections.reset(key);
       const statusMessage = state === 'degraded' ? `Coolify reports ${service.status}: a container is unhealthy or restarting` : '';
       await write({ status: runningStatus(state), statusMessage });
       return;
     }
     if (state !== 'starting') {
+      // The same start against the same observed state: after the third, held back (SPEC §3).
+      const fingerprint = `start ${service.uuid} from ${state}`;
+      const notTaking = (sent: number, waitMs: number) =>
+        `Coolify does not start the service: started ${sent} times, it still reports ${service.status || 'no status'}; ` +
+        `check its logs in Coolify (next try in ${humanMs(waitMs)})`;
+      const hold = ctx.corrections.check(key, fingerprint);
+      if (hold) {
+        await write({ status: 'error', statusMessage: notTaking(hold.sent, hold.retryInMs) });
+        throw new RetryAfterError(`stack ${stack.id}: ${notTaking(hold.sent, hold.retryInMs)}`, hold.retryInMs);
+      }
       const asked = await requestStart(ctx, key, service.uuid, state === 'exited' ? 'should run but is exited' : `status ${service.status}`);
+      const sent = asked ? ctx.corrections.record(key, fingerprint) : ctx.corrections.sent(key, fingerprint);
+      if (sent >= ctx.corrections.threshold) {
+        await write({ status: 'error', statusMessage: notTaking(sent, ctx.corrections.holdMs(sent)) });
+        return { requeueAfterMs: ctx.settings.lifecycleGraceMs };
+      }
       await write({
         status: 'deploying',
         statusMessage: asked ? 'starting' : 'waiting for Coolify to report the service running',
@@ -630,9 +663,15 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
     if (mayBeRunning(parseRunState(service.status)) && !ctx.memory.deleteRequestedAt.has(service.uuid)) {
       await requestStop(ctx, key, service.uuid, 'deletion requested');
     }
+    // A deletion Coolify does not carry out is asked for three times, then held back (SPEC §3).
+    const fingerprint = `delete ${service.uuid}`;
+    const hold = due ? ctx.corrections.check(key, fingerprint) : undefined;
+    const notTaking = hold
+      ? `Coolify does not delete the service: asked ${hold.sent} times, it is still there; next try in ${humanMs(hold.retryInMs)}`
+      : undefined;
     await writeStack(ctx, stack, {
-      status: 'deleting',
-      statusMessage: due ? 'deleting the Coolify service' : `stopped; the service will be deleted after ${isoTime(deadline)}`,
+      status: notTaking ? 'error' : 'deleting',
+      statusMessage: notTaking ?? (due ? 'deleting the Coolify service' : `stopped; the service will be deleted after ${isoTime(deadline)}`),
       deleteAfter: deadline,
       coolifyServiceUuid: service.uuid,
     });
@@ -642,7 +681,8 @@ async function deleteStack(ctx: EngineContext, tenant: Tenant, stack: Stack): Pr
       await ctx.coolify.updateService(service.uuid, { description });
       service.description = description;
     }
-    if (due) await requestDelete(ctx, key, service.uuid, 'retention passed');
+    if (hold) throw new RetryAfterError(`stack ${stack.id}: ${notTaking ?? ''}`, hold.retryInMs);
+    if (due && (await requestDelete(ctx, key, service.uuid, 'retention passed'))) ctx.corrections.record(key, fingerprint);
     return { requeueAfterMs: Math.min(due ? ctx.settings.statusPollMs : deadline - now, duplicateWait ?? MAX_WAIT_MS, MAX_WAIT_MS) };
   }
 

@@ -9,7 +9,7 @@ import { formatProjectMarker, parseMarker } from '../src/coolify/markers.js';
 import type { CoolifyProjectDetail } from '../src/coolify/types.js';
 import type { ReconcileKey, Stack, Tenant } from '../src/pocketbase/types.js';
 import type { EngineContext } from '../src/engine/context.js';
-import { findTenantProject } from './coolify-lookup.js';
+import { findTenantProject, projectBelongsTo } from './coolify-lookup.js';
 import { raceAbort } from '../src/engine/abortable-coolify.js';
 import { isPaused, noteUnpaused, observePausedTenant } from './pause.js';
 import { refuse } from './refusal.js';
@@ -43,6 +43,13 @@ export async function reconcileTenant(ctx: EngineContext, tenantId: string): Pro
   if (tenant.status === 'deleted') return deleteTenant(ctx, tenant, stacks);
 
   const project = await ensureProject(ctx, tenant);
+  if ('sentAt' in project) {
+    await writeTenant(ctx, tenant, {
+      syncStatus: 'pending',
+      syncMessage: `the project create sent at ${new Date(project.sentAt).toISOString()} got no answer; waiting for Coolify to show it before creating it again`,
+    });
+    return { requeueAfterMs: Math.min(ctx.settings.statusPollMs, project.waitMs) };
+  }
   await ensureEnvironment(ctx, tenant, project);
   await writeTenant(ctx, tenant, {
     coolifyProjectUuid: project.uuid,
@@ -62,7 +69,8 @@ function refuseForeign(ctx: EngineContext, tenant: Tenant, uuid: string): Promis
   });
 }
 
-async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<CoolifyProjectDetail> {
+/** The tenant's project, or how long to wait for one whose create got no answer. */
+async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<CoolifyProjectDetail | { waitMs: number; sentAt: number }> {
   const key = tenantKey(tenant.id);
   // Listed with the tenant's marker in the shared view, environments known: no call of its own.
   // Before the view's first pass (a start with thousands of tenants queued), that pass is shared.
@@ -74,18 +82,55 @@ async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<Coolif
     : await findTenantProject(ctx.coolify, tenant.id, tenant.coolifyProjectUuid);
   if (lookup.kind === 'foreign') return refuseForeign(ctx, tenant, lookup.uuid);
   if (lookup.kind === 'found') {
+    if (ctx.intents.pendingInMemory(key)) await ctx.intents.end(key);
     if (lookup.adopted && lookup.project.uuid !== tenant.coolifyProjectUuid) {
       await ctx.audit.record(key, 'adopt', 'ok', `adopted project ${lookup.project.uuid} found by its marker`, lookup.project.uuid);
     }
+    if (ctx.memory.duplicateProjects.has(tenant.id)) await retireDuplicateProjects(ctx, tenant, lookup.project.uuid);
     return lookup.project;
   }
+  // A create whose answer was lost may still show up: no second one within the grace period.
+  const pending = await ctx.intents.waitMs(key);
+  if (pending) return pending;
   const name = projectName(tenant);
-  const { uuid } = await ctx.audit.write(key, 'create_project', (r) => r.uuid, `created project ${name}`, () =>
-    ctx.coolify.createProject({ name, description: formatProjectMarker({ tenantId: tenant.id }) }),
-  );
+  await ctx.intents.begin(key);
+  let uuid: string;
+  try {
+    ({ uuid } = await ctx.audit.write(key, 'create_project', (r) => r.uuid, `created project ${name}`, () =>
+      ctx.coolify.createProject({ name, description: formatProjectMarker({ tenantId: tenant.id }) }),
+    ));
+  } catch (e) {
+    // Any answer says how the create went; no answer (a timeout, a reset, an abort) leaves it unknown.
+    if (e instanceof CoolifyError && e.status !== undefined) await ctx.intents.end(key);
+    throw e;
+  }
   // Recorded at once; a crash before this line is healed by the marker lookup above.
   await writeTenant(ctx, tenant, { coolifyProjectUuid: uuid, syncStatus: 'pending', syncMessage: 'project created' });
+  await ctx.intents.end(key);
   return ctx.coolify.getProject(uuid);
+}
+
+/**
+ * More than one project carries the tenant's marker (a create whose answer was lost, before
+ * create-pending existed): the extra ones are deleted. Coolify refuses to delete a project that
+ * still holds resources, so a duplicate in use is left alone (and said so) rather than emptied.
+ */
+async function retireDuplicateProjects(ctx: EngineContext, tenant: Tenant, keeper: string): Promise<void> {
+  const key = tenantKey(tenant.id);
+  const extra = (await ctx.coolify.listProjects()).filter((p) => p.uuid !== keeper && projectBelongsTo(p.description, tenant.id));
+  for (const p of extra) {
+    // One that Coolify will not delete (it holds resources) is not asked again every resync.
+    const fingerprint = `delete_duplicate_project ${p.uuid}`;
+    if (ctx.corrections.check(key, fingerprint)) continue;
+    ctx.corrections.record(key, fingerprint);
+    try {
+      await ctx.audit.write(key, 'delete_project', p.uuid, `deleted project ${p.name}, a duplicate of ${keeper}`, () => ctx.coolify.deleteProject(p.uuid));
+    } catch (e) {
+      if (!(e instanceof CoolifyError && e.kind === 'bad_request')) throw e;
+      ctx.logger.warn('a duplicate project still holds resources; left alone', { subject: key, project: p.uuid, keeper });
+    }
+  }
+  ctx.memory.duplicateProjects.delete(tenant.id);
 }
 
 /**

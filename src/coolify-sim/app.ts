@@ -105,6 +105,11 @@ export class SimApp {
         continue;
       }
       if (fault.kind === 'drop') return { drop: true };
+      if (fault.kind === 'lose') {
+        // The answer goes nowhere; the work is done later, as a slow Coolify would.
+        void this.#delay(fault.afterMs).then(() => this.#run(found.route.handler, req, found.params, principal));
+        return { drop: true };
+      }
       if (fault.kind === 'malformed') return { malformed: true };
       return withRate({ status: fault.status, body: fault.body, headers: { ...fault.headers, [FAULT_HEADER]: 'status' } });
     }

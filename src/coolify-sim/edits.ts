@@ -35,6 +35,11 @@ export class SimEdits {
     s.updatedAt = this.#now();
   }
 
+  /** From now on its containers exit right after every start (or start normally again). */
+  failStarts(uuid: string, fails = true): void {
+    this.#service(uuid).failsToStart = fails;
+  }
+
   /** Sets every sub-resource's stored status, e.g. `running:healthy`, with no job. */
   setStatus(uuid: string, subStatus: string): void {
     const s = this.#service(uuid);

@@ -15,6 +15,7 @@ export type FaultAction =
   | { kind: 'status'; status: number; body: unknown; headers?: Record<string, string> }
   | { kind: 'delay'; ms: number }
   | { kind: 'drop' }
+  | { kind: 'lose'; afterMs: number }
   | { kind: 'malformed' };
 
 interface Rule {
@@ -69,6 +70,15 @@ export class SimFaults {
   /** Destroys the connection of the next `n` matching requests without answering. */
   dropNext(matcher: string, n = 1): void {
     this.#add(matcher, n, { kind: 'drop' }, 'controller');
+  }
+
+  /**
+   * A request carried out but its answer lost: the connection of the next `n` matching requests is
+   * destroyed without an answer, and the request is carried out `afterMs` later (Coolify finishing
+   * a create after the client gave up), so a lookup made in between does not see it yet.
+   */
+  loseAnswerNext(matcher: string, n = 1, afterMs = 0): void {
+    this.#add(matcher, n, { kind: 'lose', afterMs }, 'controller');
   }
 
   /** Answers the next `n` matching requests with 200 and a truncated JSON body. */

@@ -30,7 +30,7 @@ export class SimLifecycle {
       service.activityQueued = false;
       this.#setSubs(service, 'starting');
     });
-    this.#later(this.#lagMs, current, () => this.#setSubs(service, 'running:healthy'));
+    this.#later(this.#lagMs, current, () => this.#setSubs(service, service.failsToStart ? 'exited' : 'running:healthy'));
   }
 
   stop(service: SimService): void {

@@ -99,6 +99,8 @@ export interface SimService {
   deletionOptions?: Record<string, boolean>;
   /** Bumped by every lifecycle request so a superseded job's later steps do nothing. */
   generation: number;
+  /** Test edit: its containers exit right after every start (an image that crashes on boot). */
+  failsToStart?: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -11,6 +11,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Audit } from './audit.js';
 import type { Corrections } from './corrections.js';
+import type { CreateIntents } from './create-intents.js';
 import type { PeerSnapshot } from './peer-listing.js';
 import type { EnqueuePort, PolicyPort, StorePort } from './ports.js';
 
@@ -48,6 +49,8 @@ export interface EngineMemory {
    * services even when the stored uuid is found, until the extra ones are gone.
    */
   duplicates: Set<string>;
+  /** Tenant ids last seen with more than one project carrying their marker. */
+  duplicateProjects: Set<string>;
   /**
    * stack id → hash of the decision whose create or update Coolify rejected (409/422/400). Set by
    * the refusal, removed once a pass gets past the apply (or the stack is deleted), so the drift
@@ -84,6 +87,8 @@ export interface EngineContext {
   memory: EngineMemory;
   /** Identical corrections per key, to hold back the ones Coolify does not take. */
   corrections: Corrections;
+  /** Creates sent whose result is not known yet (no second create within the grace period). */
+  intents: CreateIntents;
   orphans: OrphanGate;
   /**
    * The shared observation of Coolify (see shared-view.ts): status polls, marker lookups and
@@ -103,9 +108,20 @@ export function newEngineMemory(): EngineMemory {
     deleteRequestedAt: new Map(),
     envDrift: new Set(),
     duplicates: new Set(),
+    duplicateProjects: new Set(),
     rejected: new Map(),
     applyHeldSince: new Map(),
   };
+}
+
+/**
+ * Forgets what was asked of services a listing no longer shows (deleted orphans and duplicates,
+ * services deleted by hand): only requests made before the listing was taken, so a service
+ * created since is not mistaken for a gone one. Keeps the memory bounded over months.
+ */
+export function forgetGoneServices(memory: EngineMemory, present: ReadonlySet<string>, observedAt: number): void {
+  for (const [uuid, last] of memory.lifecycle) if (!present.has(uuid) && last.at < observedAt) memory.lifecycle.delete(uuid);
+  for (const [uuid, at] of memory.deleteRequestedAt) if (!present.has(uuid) && at < observedAt) memory.deleteRequestedAt.delete(uuid);
 }
 
 /**

@@ -36,10 +36,11 @@ import { reconcileStack } from '../../reconcilers/stack.js';
 import { reconcileTenant } from '../../reconcilers/tenant.js';
 import { abortableCoolify } from './abortable-coolify.js';
 import { Audit } from './audit.js';
-import { newEngineMemory, reconcileContext, type EngineContext } from './context.js';
+import { forgetGoneServices, newEngineMemory, reconcileContext, type EngineContext } from './context.js';
 import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
 import { Corrections } from './corrections.js';
+import { CreateIntents, PocketBaseCreateIntents } from './create-intents.js';
 import { EnvChecker } from './env-check.js';
 import { EventPruner } from './event-prune.js';
 import { Manager, type Runnable } from './manager.js';
@@ -286,6 +287,10 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     onDuplicates: (ids) => {
       for (const id of ids) memory.duplicates.add(id);
     },
+    onServicesSeen: (uuids, observedAt) => forgetGoneServices(memory, uuids, observedAt),
+    onDuplicateProjects: (tenantIds) => {
+      for (const id of tenantIds) memory.duplicateProjects.add(id);
+    },
     rejected: memory.rejected,
     ...(deps.random ? { random: deps.random } : {}),
   });
@@ -313,6 +318,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     settings: engineSettings(config, deps.lifecycleGraceMs),
     memory,
     corrections,
+    intents: new CreateIntents({ store: new PocketBaseCreateIntents(pbStore), clock }),
     orphans: drift.gate,
     signal: new AbortController().signal,
     peers: (mustList) => peers.get(mustList),

@@ -44,6 +44,10 @@ export interface DriftOptions {
    * enqueued: a reconcile finding the stored uuid intact would otherwise not look for the others.
    */
   onDuplicates?: (stackIds: string[]) => void;
+  /** Every managed service uuid the resync's listing shows, and when it was taken (epoch ms). */
+  onServicesSeen?: (uuids: ReadonlySet<string>, observedAt: number) => void;
+  /** Tenant ids with more than one project carrying their marker: their reconciles resolve them. */
+  onDuplicateProjects?: (tenantIds: string[]) => void;
   /** The engine memory's rejected decisions (stack id → hash), read at each resync. */
   rejected?: ReadonlyMap<string, string>;
   /** Uniform [0, 1) for the jitter. */
@@ -166,11 +170,18 @@ export class DriftResync {
     const o = this.#o;
     const started = o.clock.now();
     let plan: DriftPlan;
+    let duplicateTenants: string[];
     try {
       const [plans, tenants, stacks] = snapshot
         ? [snapshot.plans, snapshot.tenants, snapshot.stacks]
         : await Promise.all([o.store.listPlans(), o.store.listTenants(), o.store.listStacks()]);
       const inventory = await o.inventory.observe();
+      duplicateTenants = inventory.duplicateTenants;
+      if (o.onServicesSeen) {
+        const seen = new Set<string>();
+        for (const list of inventory.servicesByStack.values()) for (const s of list) seen.add(s.uuid);
+        o.onServicesSeen(seen, inventory.observedAt);
+      }
       // Every secret the records hold now is (re)tracked, then the sweep forgets those no record
       // has carried for two resyncs (rotated router keys, deleted stacks): bounded memory.
       o.metrics?.setRecordStatuses?.(tenants, stacks);
@@ -201,6 +212,7 @@ export class DriftResync {
     // Before the orphan keys are enqueued: their reconciles must find the gate reflecting this plan.
     this.#evaluated = Math.max(this.#evaluated, covers);
     if (plan.duplicateStacks.length > 0) o.onDuplicates?.(plan.duplicateStacks);
+    if (duplicateTenants.length > 0) o.onDuplicateProjects?.(duplicateTenants);
     for (const [key, why] of plan.keys) {
       o.logger.debug('drift', { subject: key, reason: why });
       o.enqueue(key, 'low');

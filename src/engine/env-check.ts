@@ -32,10 +32,13 @@ export interface EnvCheckerOptions {
 /** Which desired keys are missing or hold another value. Hidden values (null) cannot be compared. */
 export function envDifferences(want: { key: string; value: string }[], have: CoolifyEnvVar[]): string[] {
   const byKey = new Map(have.map((e) => [e.key, e]));
+  // Compared as Coolify stores them: it trims values on set and on get, so a value with a
+  // leading or trailing space (a router key pasted with a blank) would otherwise never match and
+  // be "corrected", with a redeploy, on every check.
   return want
     .filter((w) => {
       const h = byKey.get(w.key);
-      return !h || (h.value !== null && h.value !== w.value);
+      return !h || (h.value !== null && h.value.trim() !== w.value.trim());
     })
     .map((w) => w.key);
 }

@@ -8,9 +8,11 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { CoolifyInventory } from '../coolify/inventory.js';
+import { SharedCoolifyView } from '../coolify/shared-view.js';
 import type { CoolifyApi } from '../coolify/types.js';
 import { Audit } from '../engine/audit.js';
 import { Corrections } from '../engine/corrections.js';
+import { CreateIntents } from '../engine/create-intents.js';
 import { newEngineMemory, reconcileContext, type EngineContext } from '../engine/context.js';
 import { planDrift } from '../engine/drift-plan.js';
 import { PeerListing } from '../engine/peer-listing.js';
@@ -137,8 +139,10 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
   const logger = silentLogger();
 
   const [plans, tenants, stacks] = await Promise.all([options.store.listPlans(), options.store.listTenants(), options.store.listStacks()]);
-  // Observed as the daemon observes (compose digests included), so drift and guard see the same.
-  const inventory = await new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }).observe();
+  // Observed as the daemon observes: one shared view (compose digests included) answers the drift
+  // comparison and the reconcilers' lookups, and the recorded writes are noted in it.
+  const view = new SharedCoolifyView(new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }), () => clock.now());
+  const inventory = await view.observe();
   const drift = planDrift({
     plans,
     tenants,
@@ -155,7 +159,8 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
   const refusal = drift.refusal;
   const peers = new PeerListing(store, clock, Number.POSITIVE_INFINITY);
   const ctx: EngineContext = {
-    coolify,
+    coolify: view.watchWrites(coolify),
+    view,
     store,
     policy,
     clock,
@@ -167,6 +172,7 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
     settings: engineSettings(config),
     memory,
     corrections: new Corrections({ clock }),
+    intents: new CreateIntents({ clock }),
     orphans: { allowed: () => refusal === undefined, reason: () => refusal?.message ?? '' },
     signal: new AbortController().signal,
     peers: (mustList) => peers.get(mustList),

@@ -148,7 +148,9 @@ describe('kill -9 during convergence', () => {
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     await waitFor(() => stdout.includes('cf-reconciler running'), 30_000);
-    for (const s of stacks) await h.waitStack(s.id, (r) => r.status === 'running', 60_000);
+    // A daemon killed between recording a create and sending it leaves an unknown outcome: the
+    // next one waits the 60 s grace (SPEC §3 Unknown outcomes) before creating that service.
+    for (const s of stacks) await h.waitStack(s.id, (r) => r.status === 'running', 120_000);
     assertNoDuplicates();
     for (const s of stacks) {
       const services = h.servicesOf(s.id);
@@ -163,5 +165,5 @@ describe('kill -9 during convergence', () => {
     expect(stderr).not.toContain(BOT_TOKEN);
     expect(stdout).not.toContain(BOT_TOKEN);
     await waitFor(() => children.size === 0, 5_000);
-  });
+  }, 240_000);
 });

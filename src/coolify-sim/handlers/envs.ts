@@ -23,6 +23,11 @@ function findService(ctx: SimContext): SimService {
   return service;
 }
 
+/** Coolify trims values when it stores them (and again when it reads them). */
+function storedValue(value: unknown): string | null {
+  return typeof value === 'string' ? value.trim() : null;
+}
+
 /** Keys are trimmed and spaces become `_` before validation. */
 function normaliseKey(body: Record<string, unknown>): Record<string, unknown> {
   return typeof body.key === 'string' ? { ...body, key: body.key.trim().replace(/ /g, '_') } : body;
@@ -54,7 +59,7 @@ export const createEnv: Handler = (ctx) => {
   if (service.envs.some((e) => e.key === key)) {
     throw new Reply(409, { message: 'Environment variable already exists. Use PATCH request to update it.' });
   }
-  const env = ctx.state.newEnv(key, typeof body.value === 'string' ? body.value : null, ctx.now);
+  const env = ctx.state.newEnv(key, storedValue(body.value), ctx.now);
   applyFlags(env, body);
   service.envs.push(env);
   return json(201, envRow(ctx.state, service, env, ctx.principal.sensitive));
@@ -67,7 +72,7 @@ export const updateEnv: Handler = (ctx) => {
   validateItem(body);
   const env = service.envs.find((e) => e.key === body.key);
   if (!env) throw notFound('Environment variable not found.');
-  env.value = typeof body.value === 'string' ? body.value : null;
+  env.value = storedValue(body.value);
   applyFlags(env, body);
   env.updatedAt = ctx.now;
   return json(201, envRow(ctx.state, service, env, ctx.principal.sensitive));
@@ -88,7 +93,7 @@ export const bulkEnvs: Handler = (ctx) => {
       env = ctx.state.newEnv(key, null, ctx.now);
       service.envs.push(env);
     }
-    if (item.value !== undefined) env.value = typeof item.value === 'string' ? item.value : null;
+    if (item.value !== undefined) env.value = storedValue(item.value);
     if (item.is_preview !== undefined) env.isPreview = asBool(item.is_preview);
     applyFlags(env, item);
     env.updatedAt = ctx.now;

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { setImmediate as tick } from 'node:timers/promises';
 import { ManualClock } from '../../../src/clock.js';
 import type { CoolifyApi, CoolifyEnvVar } from '../../../src/coolify/types.js';
-import { EnvChecker } from '../../../src/engine/env-check.js';
+import { EnvChecker, envDifferences } from '../../../src/engine/env-check.js';
 import type { EnvTarget } from '../../../src/engine/drift-plan.js';
 import { silentLogger } from '../../../src/logging/logger.js';
 
@@ -132,5 +132,18 @@ describe('EnvChecker pacing', () => {
     await run(clock, 5000);
     expect(reads).toHaveLength(0);
     await checker.stop();
+  });
+});
+
+describe('envDifferences', () => {
+  const have = (value: string | null): CoolifyEnvVar[] => [{ uuid: 'e', key: 'CLOUDFREEDOM_API_KEY', value, isCoolify: false }];
+  it('compares values as Coolify stores them (trimmed), so a blank around a value is no drift', () => {
+    expect(envDifferences([{ key: 'CLOUDFREEDOM_API_KEY', value: 'router-key ' }], have('router-key'))).toEqual([]);
+    expect(envDifferences([{ key: 'CLOUDFREEDOM_API_KEY', value: ' router-key' }], have('router-key'))).toEqual([]);
+  });
+  it('still reports a different, a missing and never a hidden value', () => {
+    expect(envDifferences([{ key: 'CLOUDFREEDOM_API_KEY', value: 'new-key' }], have('router-key'))).toEqual(['CLOUDFREEDOM_API_KEY']);
+    expect(envDifferences([{ key: 'OTHER', value: 'x' }], have('router-key'))).toEqual(['OTHER']);
+    expect(envDifferences([{ key: 'CLOUDFREEDOM_API_KEY', value: 'x' }], have(null))).toEqual([]);
   });
 });

@@ -16,9 +16,16 @@ function svc(uuid: string, over: Partial<CoolifyService> = {}): CoolifyService {
 }
 
 describe('pickKeeper', () => {
-  it('keeps the stored uuid over a running, older copy', () => {
-    const list = [svc('aaa', { status: 'running:healthy', createdAt: T0 }), svc('zzz', { createdAt: T0 + 5000 })];
-    expect(pickKeeper(list, 'zzz')?.uuid).toBe('zzz');
+  it('keeps the running copy over a stored uuid that does not run (a stale admin save of an old uuid)', () => {
+    const list = [svc('aaa', { status: 'running:healthy', createdAt: T0 + 5000 }), svc('zzz', { createdAt: T0 })];
+    expect(pickKeeper(list, 'zzz')?.uuid).toBe('aaa');
+  });
+
+  it('keeps the stored uuid among running copies, and among stopped ones', () => {
+    const running = [svc('aaa', { status: 'running:healthy', createdAt: T0 }), svc('zzz', { status: 'running:healthy', createdAt: T0 + 5000 })];
+    expect(pickKeeper(running, 'zzz')?.uuid).toBe('zzz');
+    const stopped = [svc('aaa', { createdAt: T0 }), svc('zzz', { createdAt: T0 + 5000 })];
+    expect(pickKeeper(stopped, 'zzz')?.uuid).toBe('zzz');
   });
 
   it('without a stored match, keeps a running service over an older stopped one', () => {
