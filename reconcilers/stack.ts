@@ -24,7 +24,7 @@ import { MANAGED_ENV_VAR, managedEnvValue, readManagedEnv } from './managed-env.
 import { MAX_WAIT_MS, forgetService, requestDelete, requestDeploy, requestStart, requestStop } from './lifecycle.js';
 import { reconcileOrphan } from './orphans.js';
 import { isPaused, noteUnpaused, observePausedStack } from './pause.js';
-import { isRejection, refuse, rejectionMessage } from './refusal.js';
+import { isRejection, isRejectionMessage, refuse, rejectionMessage } from './refusal.js';
 import { expectedServiceDescription, restartIfRequested } from './restart.js';
 import { deletionRetention } from './retention.js';
 import { tenantDeletionNotBefore } from './tenant-deadline.js';
@@ -256,6 +256,9 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
       await ctx.audit.record(key, 'adopt', 'ok', `adopted service ${service.uuid} found by its marker`, service.uuid);
     }
     duplicateWait = await retireDuplicates(ctx, stack, service.uuid, lookup.duplicates);
+    // The same request Coolify already refused is not sent again by a stray run (a poll timer left
+    // by a hold); the record waits for a change, as the drift resync does.
+    if (ctx.memory.rejected.get(stack.id) === decision.hash && stack.status === 'error' && isRejectionMessage(stack.statusMessage)) return;
     // A change that would redeploy a service deployed moments ago waits for its burst to end.
     if (desire === 'run' && decision.hash !== stack.appliedHash) {
       const hold = holdApply(ctx, stack, service.uuid);

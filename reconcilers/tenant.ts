@@ -10,6 +10,7 @@ import type { CoolifyProjectDetail } from '../src/coolify/types.js';
 import type { ReconcileKey, Stack, Tenant } from '../src/pocketbase/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { findTenantProject, projectBelongsTo } from './coolify-lookup.js';
+import { raceAbort } from '../src/engine/abortable-coolify.js';
 import { isPaused, noteUnpaused, observePausedTenant } from './pause.js';
 import { refuse } from './refusal.js';
 import { writeTenant } from './status-write.js';
@@ -74,7 +75,10 @@ function refuseForeign(ctx: EngineContext, tenant: Tenant, uuid: string): Promis
 async function ensureProject(ctx: EngineContext, tenant: Tenant): Promise<CoolifyProjectDetail | { waitMs: number; sentAt: number }> {
   const key = tenantKey(tenant.id);
   // Listed with the tenant's marker in the shared view, environments known: no call of its own.
-  const listed = tenant.status !== 'deleted' ? ctx.view?.tenantProject(tenant.id, tenant.coolifyProjectUuid) : undefined;
+  // Before the view's first pass (a start with thousands of tenants queued), that pass is shared.
+  const view = tenant.status !== 'deleted' ? ctx.view : undefined;
+  if (view && !view.current) await raceAbort(ctx.signal, () => view.observe());
+  const listed = view?.tenantProject(tenant.id, tenant.coolifyProjectUuid);
   const lookup = listed
     ? { kind: 'found' as const, project: listed, adopted: tenant.coolifyProjectUuid !== listed.uuid }
     : await findTenantProject(ctx.coolify, tenant.id, tenant.coolifyProjectUuid);
