@@ -21,7 +21,12 @@ export interface RequestLogEntry {
   status: number;
 }
 
-export type AppOutcome = SimResponse | { drop: true } | { malformed: true };
+export type AppOutcome =
+  | SimResponse
+  | { drop: true }
+  | { malformed: true }
+  /** The answer `response`, cut off after `afterBytes` bytes of its body and `stallMs`. */
+  | { cut: { response: SimResponse; afterBytes: number; stallMs: number } };
 
 export interface SimAppDeps {
   state: SimState;
@@ -49,7 +54,7 @@ export class SimApp {
 
   async handle(req: SimRequest): Promise<AppOutcome> {
     const outcome = await this.#route(req);
-    const status = 'status' in outcome ? outcome.status : 'drop' in outcome ? 0 : 200;
+    const status = 'status' in outcome ? outcome.status : 'drop' in outcome ? 0 : 'cut' in outcome ? outcome.cut.response.status : 200;
     this.requestLog.push({ time: this.#deps.now(), method: req.method, path: req.path, status });
     const limit = this.#deps.requestLogLimit;
     // Trimmed in chunks so a long-running standalone sim does not shift the array on every request.
@@ -111,6 +116,10 @@ export class SimApp {
         return { drop: true };
       }
       if (fault.kind === 'malformed') return { malformed: true };
+      if (fault.kind === 'cut') {
+        const response = withRate(this.#run(found.route.handler, req, found.params, principal));
+        return { cut: { response, afterBytes: fault.afterBytes, stallMs: fault.stallMs } };
+      }
       return withRate({ status: fault.status, body: fault.body, headers: { ...fault.headers, [FAULT_HEADER]: 'status' } });
     }
     return withRate(this.#run(found.route.handler, req, found.params, principal));

@@ -16,7 +16,8 @@ export type FaultAction =
   | { kind: 'delay'; ms: number }
   | { kind: 'drop' }
   | { kind: 'lose'; afterMs: number }
-  | { kind: 'malformed' };
+  | { kind: 'malformed' }
+  | { kind: 'cut'; afterBytes: number; stallMs: number };
 
 interface Rule {
   method: string;
@@ -79,6 +80,15 @@ export class SimFaults {
    */
   loseAnswerNext(matcher: string, n = 1, afterMs = 0): void {
     this.#add(matcher, n, { kind: 'lose', afterMs }, 'controller');
+  }
+
+  /**
+   * The next `n` matching requests are carried out and their real answer starts, but the
+   * connection is destroyed after `afterBytes` bytes of the body (and a stall of `stallMs`): an
+   * answer cut off mid-stream, as by a dropped link or a proxy giving up.
+   */
+  cutNext(matcher: string, n: number, options: { afterBytes: number; stallMs?: number }): void {
+    this.#add(matcher, n, { kind: 'cut', afterBytes: options.afterBytes, stallMs: options.stallMs ?? 0 }, 'controller');
   }
 
   /** Answers the next `n` matching requests with 200 and a truncated JSON body. */

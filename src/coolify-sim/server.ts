@@ -58,6 +58,21 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, r: SimResponse, acceptsJson: boolean): void {
+  const { headers, payload } = render(r, acceptsJson);
+  res.writeHead(r.status, headers);
+  res.end(payload);
+}
+
+/** Sends the first `afterBytes` bytes of the answer, then destroys the connection after `stallMs`. */
+function sendCut(res: ServerResponse, cut: { response: SimResponse; afterBytes: number; stallMs: number }, acceptsJson: boolean): void {
+  const { headers, payload } = render(cut.response, acceptsJson);
+  const bytes = Buffer.from(payload, 'utf8');
+  res.writeHead(cut.response.status, { ...headers, 'Content-Length': String(bytes.length) });
+  res.write(bytes.subarray(0, Math.min(cut.afterBytes, bytes.length)));
+  setTimeout(() => res.socket?.destroy(), cut.stallMs).unref();
+}
+
+function render(r: SimResponse, acceptsJson: boolean): { headers: Record<string, string>; payload: string } {
   const headers: Record<string, string> = { ...r.headers };
   let payload: string;
   if (r.text !== undefined) {
@@ -71,8 +86,7 @@ function send(res: ServerResponse, r: SimResponse, acceptsJson: boolean): void {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(r.body ?? null);
   }
-  res.writeHead(r.status, headers);
-  res.end(payload);
+  return { headers, payload };
 }
 
 /** Starts the simulator on 127.0.0.1 with one server and its destination(s). */
@@ -130,7 +144,12 @@ export async function startCoolifySim(options: CoolifySimOptions = {}): Promise<
           res.end('{"uuid": "trunc');
           return;
         }
-        send(res, outcome, String(req.headers.accept ?? '').includes('json'));
+        const acceptsJson = String(req.headers.accept ?? '').includes('json');
+        if ('cut' in outcome) {
+          sendCut(res, outcome.cut, acceptsJson);
+          return;
+        }
+        send(res, outcome, acceptsJson);
       } catch (e) {
         app.lastError = e;
         if (!res.headersSent) send(res, { status: 500, body: { message: 'Server Error' } }, true);

@@ -15,6 +15,7 @@ import {
   decodeUuidAndDomains,
 } from './decode.js';
 import { CoolifyError } from './errors.js';
+import { JsonArrayError, readJsonArray } from './json-array-stream.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type {
   CoolifyApi,
@@ -84,6 +85,17 @@ interface Call {
   policy: RetryPolicy;
   /** Non-2xx statuses the caller handles itself (e.g. 400 "already running"). */
   handles?: (status: number, body: unknown) => boolean;
+  /**
+   * Reads a 2xx JSON body as it arrives instead of as one text (list responses): what it returns
+   * is the reply's body. Called afresh on each attempt. It throws JsonArrayError or ShapeError for
+   * a body of the wrong shape, and MapError around anything the caller's own code threw.
+   */
+  stream?: (body: ReadableStream<Uint8Array>) => Promise<unknown>;
+}
+
+/** What a caller's mapping function threw while a list was streamed: passed to the caller unchanged, never retried. */
+class MapError {
+  constructor(readonly cause: unknown) {}
 }
 
 interface Reply {
@@ -253,6 +265,30 @@ export class CoolifyClient implements CoolifyApi {
   async listServices(): Promise<CoolifyService[]> {
     const r = await this.#get('services', 'services');
     return this.#decode('GET', 'services', () => decodeList(r.body, 'services', decodeService));
+  }
+
+  /**
+   * GET /services read as a stream: each service is decoded and mapped as soon as its bytes
+   * arrive, so the composes of a whole listing are never in memory together (notes §5.1: the list
+   * carries every service's compose). A retry starts a fresh list.
+   */
+  async listServicesMapped<T>(map: (service: CoolifyService) => T): Promise<T[]> {
+    const r = await this.#call({
+      method: 'GET',
+      route: 'services',
+      path: 'services',
+      policy: 'idempotent',
+      stream: (body) =>
+        readJsonArray(body, (value, i) => {
+          const service = decodeService(value, `services[${i}]`);
+          try {
+            return map(service);
+          } catch (e) {
+            throw new MapError(e);
+          }
+        }),
+    });
+    return r.body as T[];
   }
 
   async getService(uuid: string): Promise<CoolifyServiceDetail> {
@@ -506,9 +542,10 @@ export class CoolifyClient implements CoolifyApi {
         ...(call.json !== undefined ? { json: call.json } : {}),
         ...(call.searchParams ? { searchParams: call.searchParams } : {}),
       });
+      const isJson = (res.headers.get('content-type') ?? '').includes('json');
+      if (call.stream && res.ok) return await this.#streamed(call, res, isJson, report);
       const text = await res.text();
       report(res.status);
-      const isJson = (res.headers.get('content-type') ?? '').includes('json');
       let body: unknown = text;
       if (isJson && text !== '') {
         try {
@@ -529,6 +566,7 @@ export class CoolifyClient implements CoolifyApi {
         retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), this.#clock.now()),
       });
     } catch (e) {
+      if (e instanceof MapError) throw e.cause;
       if (signal.aborted) {
         report('timeout');
         const why =
@@ -547,6 +585,29 @@ export class CoolifyClient implements CoolifyApi {
     } finally {
       cancelTimer();
     }
+  }
+
+  /** A streamed 2xx body: the reply, or invalid_response naming the route for a body of the wrong shape. */
+  async #streamed(call: Call, res: Response, isJson: boolean, report: (status: number) => void): Promise<Reply | CoolifyError> {
+    if (!isJson || res.body === null) {
+      await res.body?.cancel();
+      report(res.status);
+      return this.#invalid(call.method, call.path, 'body is not JSON');
+    }
+    let body: unknown;
+    try {
+      body = await call.stream!(res.body);
+    } catch (e) {
+      if (e instanceof MapError || e instanceof JsonArrayError || e instanceof ShapeError) {
+        report(res.status);
+        if (e instanceof MapError) throw e;
+        return this.#invalid(call.method, call.path, e.message);
+      }
+      // A read that failed (timeout, dropped connection) is classified by the caller's catch.
+      throw e;
+    }
+    report(res.status);
+    return { status: res.status, body };
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseMarker, type ParsedMarker } from './markers.js';
-import type { CoolifyApi, CoolifyEnvironment, CoolifyProject, CoolifyService } from './types.js';
+import { mapServices, type CoolifyApi, type CoolifyEnvironment, type CoolifyProject, type CoolifyService } from './types.js';
 
 /**
  * Observes everything the daemon manages in a constant number of list calls (SPEC §3 "Drift").
@@ -12,7 +12,9 @@ import type { CoolifyApi, CoolifyEnvironment, CoolifyProject, CoolifyService } f
  *
  * Memory: a snapshot keeps per service only what decisions read (ids, marker, status, a digest of
  * the compose), never the compose text: 10,000 composes would otherwise stay in the heap between
- * passes. The digest is recomputed only for a service whose compose text changed since last pass.
+ * passes. Services are listed as a stream and each is reduced to that as soon as it is read, so a
+ * pass never holds the whole listing either (about 25 MB of JSON at 10,000 services). The digest
+ * is recomputed only for a service whose compose text changed since last pass.
  */
 
 export interface ManagedProject extends CoolifyProject {
@@ -44,6 +46,9 @@ export interface InventorySnapshot {
   /** Epoch ms when the lists were read. */
   observedAt: number;
 }
+
+/** What a pass keeps of one listed service: ours with its compose reduced to hashes, or foreign. */
+type Reduced = { service: ManagedService; composeSha: string | undefined } | undefined;
 
 interface EnvInfo {
   projectUuid: string;
@@ -98,7 +103,11 @@ export class CoolifyInventory {
     // The time the lists were asked for: nothing that happened before it can be missing from them.
     const observedAt = this.#now();
     const cached = options.servicesOnly ? this.#projects : undefined;
-    const [projects, services] = await Promise.all([cached ?? this.#api.listProjects(), this.#api.listServices()]);
+    const last = this.#digests;
+    const [projects, services] = await Promise.all([
+      cached ?? this.#api.listProjects(),
+      mapServices(this.#api, (s) => this.#reduce(s, last)),
+    ]);
     this.#projects = projects;
 
     const listed = new Set(projects.map((p) => p.uuid));
@@ -115,16 +124,8 @@ export class CoolifyInventory {
       push(projectsByTenant, marker.tenantId, { ...p, marker });
     }
 
-    const managed: { service: CoolifyService; marker: ParsedMarker & { stackId: string } }[] = [];
-    let foreignServices = 0;
-    for (const s of services) {
-      const marker = parseMarker(s.description);
-      if (!marker || marker.stackId === undefined) {
-        foreignServices++;
-        continue;
-      }
-      managed.push({ service: s, marker: { ...marker, stackId: marker.stackId } });
-    }
+    const managed = services.filter((r) => r !== undefined);
+    const foreignServices = services.length - managed.length;
 
     const envs = await this.#environmentMap(
       projects,
@@ -134,16 +135,12 @@ export class CoolifyInventory {
 
     const servicesByStack = new Map<string, ManagedService[]>();
     const digests = new Map<string, { text: string; digest: string | undefined }>();
-    for (const { service, marker } of managed) {
+    for (const { service, composeSha } of managed) {
       const env = envs.get(service.environmentId);
-      const { dockerComposeRaw, ...rest } = service;
-      push(servicesByStack, marker.stackId, {
-        ...rest,
-        composeDigest: this.#composeDigest(service.uuid, dockerComposeRaw, digests),
-        marker,
-        projectUuid: env?.projectUuid,
-        environmentName: env?.name,
-      });
+      service.projectUuid = env?.projectUuid;
+      service.environmentName = env?.name;
+      push(servicesByStack, service.marker.stackId, service);
+      if (composeSha !== undefined) digests.set(service.uuid, { text: composeSha, digest: service.composeDigest });
     }
     this.#digests = digests;
 
@@ -157,18 +154,31 @@ export class CoolifyInventory {
     };
   }
 
-  /** The compose's digest, reusing last pass's when the text is unchanged (parsing YAML is the cost). */
-  #composeDigest(
-    uuid: string,
-    raw: string | undefined,
-    next: Map<string, { text: string; digest: string | undefined }>,
-  ): string | undefined {
-    if (raw === undefined || !this.#digest) return undefined;
-    const text = createHash('sha256').update(raw).digest('base64');
-    const last = this.#digests.get(uuid);
-    const digest = last?.text === text ? last.digest : this.#digest(raw);
-    next.set(uuid, { text, digest });
-    return digest;
+  /**
+   * One listed service reduced, as it is read, to what a snapshot keeps: undefined when it is not
+   * ours, else everything but the compose, whose sha-256 and digest replace it (the digest reused
+   * from `last` pass when the text is unchanged: parsing YAML is the cost). Computes only its
+   * result: a retried listing calls it again for the same services.
+   */
+  #reduce(s: CoolifyService, last: ReadonlyMap<string, { text: string; digest: string | undefined }>): Reduced {
+    const marker = parseMarker(s.description);
+    if (!marker || marker.stackId === undefined) return undefined;
+    const { dockerComposeRaw: raw, ...rest } = s;
+    let composeSha: string | undefined;
+    let composeDigest: string | undefined;
+    if (raw !== undefined && this.#digest) {
+      composeSha = createHash('sha256').update(raw).digest('base64');
+      const before = last.get(s.uuid);
+      composeDigest = before?.text === composeSha ? before.digest : this.#digest(raw);
+    }
+    const service: ManagedService = {
+      ...rest,
+      composeDigest,
+      marker: { ...marker, stackId: marker.stackId },
+      projectUuid: undefined,
+      environmentName: undefined,
+    };
+    return { service, composeSha };
   }
 
   /**

@@ -111,6 +111,7 @@ export class SharedCoolifyView {
       listServers: () => api.listServers(),
       listDestinations: (serverUuid) => api.listDestinations(serverUuid),
       listServices: () => api.listServices(),
+      ...(api.listServicesMapped ? { listServicesMapped: (map) => api.listServicesMapped!(map) } : {}),
       getService: (uuid) => api.getService(uuid),
       createService: (input) => w(created(input.description), () => api.createService(input)),
       updateService: (uuid, input) => w(`service:${uuid}`, () => api.updateService(uuid, input)),

@@ -122,6 +122,14 @@ export interface CoolifyApi {
   listServers(): Promise<CoolifyServer[]>;
   listDestinations(serverUuid: string): Promise<CoolifyDestination[]>;
   listServices(): Promise<CoolifyService[]>;
+  /**
+   * GET /services with each service passed to `map` as it is read, keeping only what `map`
+   * returns: a listing carries every compose (tens of MB at 10,000 services), which then never
+   * sits in memory whole. `map` may run again for the same services when the call is retried, so
+   * it must only compute its result. What it throws is passed through unchanged. Optional so
+   * wrappers and test doubles without it still satisfy the interface (see `mapServices`).
+   */
+  listServicesMapped?<T>(map: (service: CoolifyService) => T): Promise<T[]>;
   getService(uuid: string): Promise<CoolifyServiceDetail>;
   createService(input: CreateServiceInput): Promise<{ uuid: string; domains: string[] }>;
   updateService(uuid: string, input: UpdateServiceInput): Promise<{ uuid: string; domains: string[] }>;
@@ -135,4 +143,10 @@ export interface CoolifyApi {
   listServiceEnvs(uuid: string): Promise<CoolifyEnvVar[]>;
   upsertServiceEnvs(uuid: string, vars: { key: string; value: string }[]): Promise<void>;
   deleteServiceEnv(serviceUuid: string, envUuid: string): Promise<void>;
+}
+
+/** `api.listServicesMapped(map)`, or `listServices` mapped afterwards when `api` lacks it. */
+export async function mapServices<T>(api: CoolifyApi, map: (service: CoolifyService) => T): Promise<T[]> {
+  if (api.listServicesMapped) return api.listServicesMapped(map);
+  return (await api.listServices()).map((s) => map(s));
 }

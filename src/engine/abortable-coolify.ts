@@ -52,6 +52,7 @@ export function wrapCoolify(api: CoolifyApi, around: <T>(call: () => Promise<T>)
     listServers: () => r(() => api.listServers()),
     listDestinations: (serverUuid) => r(() => api.listDestinations(serverUuid)),
     listServices: () => r(() => api.listServices()),
+    ...(api.listServicesMapped ? { listServicesMapped: (map) => r(() => api.listServicesMapped!(map)) } : {}),
     getService: (uuid) => r(() => api.getService(uuid)),
     createService: (input) => r(() => api.createService(input)),
     updateService: (uuid, input) => r(() => api.updateService(uuid, input)),

@@ -7,6 +7,10 @@
  *
  * Each recorded write carries what it changes compared with what the reads returned: fields,
  * urls, env var names. Env var values are compared but never kept.
+ *
+ * It has no `listServicesMapped`: readers fall back to `listServices` (`mapServices`), which
+ * remembers every listed service with its compose for the diffs above and adds the planned ones,
+ * so a plan keeps the listing whole in any case (it is one pass, not a long-running daemon).
  */
 import type {
   CoolifyApi,

@@ -55,7 +55,9 @@ describe('Coolify contract: every client method (simulator)', () => {
       urls: [{ name: 'web', url: 'https://cov.example' }],
       instantDeploy: true,
     });
-    expect((await api.listServices()).map((s) => s.uuid)).toEqual([uuid]);
+    const listed = await api.listServices();
+    expect(listed.map((s) => s.uuid)).toEqual([uuid]);
+    expect(await api.listServicesMapped((s) => s)).toEqual(listed);
     expect(
       await api.updateService(uuid, { name: 'cov2', description: 'changed', composeYaml: SIMPLE_COMPOSE, urls: [{ name: 'web', url: null }] }),
     ).toEqual({ uuid, domains: [] });

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { CoolifyInventory } from '../../../src/coolify/inventory.js';
 import { formatProjectMarker, formatServiceMarker } from '../../../src/coolify/markers.js';
+import type { CoolifyApi } from '../../../src/coolify/types.js';
+import { composeDigest } from '../../../src/templates/index.js';
 import { SIMPLE_COMPOSE, eventually, startSimWithClient, type SimWithClient } from '../../helpers/coolify-sim.js';
 
 describe('CoolifyInventory (simulator)', () => {
@@ -88,5 +90,79 @@ describe('CoolifyInventory (simulator)', () => {
     const snap = await inventory.observe();
     expect(snap.projectsByTenant.size).toBe(0);
     expect(snap.servicesByStack.size).toBe(0);
+  });
+
+  /** A compose with non-ASCII text, escapes and JSON's structural characters inside strings. */
+  const trickyCompose = (i: number) => `services:
+  web:
+    image: nginx:alpine
+    environment:
+      GREETING: "Grüße aus Köln, 日本語 und 🚀 Nummer ${i}"
+      QUOTED: 'er sagte "hallo" \\ und ging'
+      TABBED: "a\\tb ] } , [ {"
+      FILLER: "${'x'.repeat(3_000)}"
+    command: ["sh", "-c", "echo \\"[}{],\\" && printf '%s\\\\n' fertig"]
+`;
+
+  /** The client with its streamed listing hidden: the inventory falls back to `listServices`. */
+  const withoutStreaming = (api: CoolifyApi): CoolifyApi =>
+    new Proxy(api, {
+      get(target, prop) {
+        if (prop === 'listServicesMapped') return undefined;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+
+  it('a streamed listing gives the same snapshot as the whole-body listing', async () => {
+    const { uuid: projectUuid } = await t.client.createProject({ name: 'cf-tenant-tena', description: formatProjectMarker({ tenantId: 'tena' }) });
+    for (let i = 0; i < 30; i++) {
+      await t.client.createService({
+        name: `stack-${i}`,
+        description: formatServiceMarker({ stackId: `s${i % 25}`, tenantId: 'tena' }),
+        projectUuid,
+        environmentName: 'production',
+        serverUuid: t.sim.serverUuid,
+        composeYaml: trickyCompose(i),
+      });
+    }
+    t.sim.edits.createForeignService({ projectUuid, description: 'hand-made, 日本語', composeYaml: trickyCompose(99) });
+    expect(t.client.listServicesMapped).toBeDefined();
+    expect(withoutStreaming(t.client).listServicesMapped).toBeUndefined();
+
+    const now = () => 1_000;
+    // The global fetch, not the recording one (which reads each body whole before the client does).
+    const streamed = await new CoolifyInventory(t.newClient({ fetch }), { now, composeDigest }).observe();
+    const whole = await new CoolifyInventory(withoutStreaming(t.client), { now, composeDigest }).observe();
+    expect(streamed).toEqual(whole);
+    expect(streamed.servicesByStack.size).toBe(25);
+    expect(streamed.duplicateStacks).toHaveLength(5);
+    expect(streamed.foreign.services).toBe(1);
+    // Each digest is the one of the compose Coolify stores.
+    const stored = new Map((await t.client.listServices()).map((s) => [s.uuid, s.dockerComposeRaw]));
+    for (const [, list] of streamed.servicesByStack) {
+      for (const s of list) {
+        expect(s.composeDigest).toBeDefined();
+        expect(s.composeDigest).toBe(composeDigest(stored.get(s.uuid)!));
+      }
+    }
+  });
+
+  it('recomputes a compose digest only for a service whose compose text changed', async () => {
+    const a = await tenantWithStacks('tena', ['s1', 's2']);
+    let computed = 0;
+    // Each computation gets its own number, so a reused digest shows as the same value.
+    const inventory = new CoolifyInventory(t.client, { composeDigest: (text) => `${composeDigest(text)}#${++computed}` });
+    const first = await inventory.observe();
+    const digestOf = (snap: typeof first, stack: string) => snap.servicesByStack.get(stack)?.[0]?.composeDigest;
+    expect([digestOf(first, 's1'), digestOf(first, 's2')].map((d) => d?.split('#')[1]).sort()).toEqual(['1', '2']);
+
+    t.sim.edits.editCompose(a.services[1]!, trickyCompose(1));
+    const second = await inventory.observe();
+    expect(digestOf(second, 's1')).toBe(digestOf(first, 's1'));
+    expect(digestOf(second, 's2')).toBe(`${composeDigest(trickyCompose(1))}#3`);
+    const third = await inventory.observe();
+    expect(digestOf(third, 's2')).toBe(digestOf(second, 's2'));
+    expect(computed).toBe(3);
   });
 });
