@@ -9,15 +9,21 @@
  * - `cpu`: process.cpuUsage() since start (µs);
  * - `resync`: runs one drift resync, answers with the differing keys and the CPU it took;
  * - `queue`: depth, in flight, delayed;
+ * - `heapsnapshot`: writes a V8 heap snapshot (after a forced GC) into a new temporary directory and
+ *   answers with its path (summarise it with bench/heap-summary.ts);
  * - `stop`: stops the daemon and exits.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../src/config.js';
 import { startDaemon } from '../src/engine/daemon.js';
 import { silentLogger } from '../src/logging/logger.js';
 
 interface Request {
   id: number;
-  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'stop';
+  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'heapsnapshot' | 'stop';
 }
 
 const send = (msg: unknown) => process.send?.(msg);
@@ -57,6 +63,12 @@ process.on('message', (raw: unknown) => {
         const plan = await daemon.resync();
         const c1 = process.cpuUsage(c0);
         send({ id, keys: plan?.keys.size ?? -1, cpuMicros: c1.user + c1.system, ms: performance.now() - t0 });
+        return;
+      }
+      case 'heapsnapshot': {
+        gc?.();
+        const path = writeHeapSnapshot(join(mkdtempSync(join(tmpdir(), 'cf-bench-heap-')), 'daemon.heapsnapshot'));
+        send({ id, path });
         return;
       }
       case 'queue':

@@ -65,6 +65,8 @@ export function isValidProjectDescription(text: string): boolean {
   return text.length <= 255 && (text === '' || PROJECT_DESCRIPTION.test(text));
 }
 
+const NO_EXTRA: Record<string, string> = Object.freeze({});
+
 export function parseMarker(description: string | null | undefined): ParsedMarker | null {
   if (typeof description !== 'string') return null;
   const parts = description.trim().split(/\s+/);
@@ -77,8 +79,10 @@ export function parseMarker(description: string | null | undefined): ParsedMarke
     if (key === 'managed-by' || Object.hasOwn(values, key)) return null;
     values[key] = value;
   }
-  const { tenant, stack, ...extra } = values;
+  const { tenant, stack, ...rest } = values;
   if (tenant === undefined || !ID.test(tenant)) return null;
   if (stack !== undefined && !ID.test(stack)) return null;
+  // Most markers have no extra token; a snapshot keeps one marker per service, so they share one.
+  const extra = Object.keys(rest).length === 0 ? NO_EXTRA : rest;
   return stack === undefined ? { tenantId: tenant, extra } : { tenantId: tenant, stackId: stack, extra };
 }

@@ -485,6 +485,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
     (stopping ??= (async () => {
       logger.info('stopping: finishing in-flight reconciles');
       await manager.stop();
+      peers.close();
       gate.close('this daemon stopped');
       stopped = true;
       metrics.setLeader(false);

@@ -5,6 +5,10 @@
  * always read fresh and merged in. Quota and hosts go to the oldest stacks first, so a view of its
  * peers is good enough when it was taken after the stack existed (then every older stack is in
  * it); a caller says which stack must be listed, and a cached listing without it is replaced.
+ *
+ * Memory: a listing holds every tenant and stack record (about 7 MB at 10,000 stacks). Once it is
+ * too old ever to be served again it is dropped, so a converged daemon whose reconciles have
+ * stopped does not keep one for nothing.
  */
 import type { Clock } from '../clock.js';
 import type { Stack, Tenant } from '../pocketbase/types.js';
@@ -26,6 +30,8 @@ export class PeerListing {
   #settled: { at: number; value: Promise<PeerSnapshot> } | undefined;
   /** How long the last listing took (ms). */
   #lastTookMs = 0;
+  #cancelRelease: (() => void) | undefined;
+  #closed = false;
 
   constructor(store: StorePort, clock: Clock, maxAgeMs: number) {
     this.#store = store;
@@ -46,11 +52,23 @@ export class PeerListing {
     return newer.value;
   }
 
+  /** Cancels the pending release of the last listing (the daemon stops: no timer may outlive it). */
+  close(): void {
+    this.#closed = true;
+    this.#cancelRelease?.();
+    this.#cancelRelease = undefined;
+  }
+
+  /** How long a listing is served as fresh: at least four times as long as listing took. */
+  #maxAge(): number {
+    return Math.max(this.#maxAgeMs, 4 * this.#lastTookMs);
+  }
+
   #entry(): { at: number; value: Promise<PeerSnapshot> } {
     const now = this.#clock.now();
     // A listing is reused for at least four times as long as it took, so listing 10,000 stacks
     // never takes more than a fifth of the time however many reconciles run.
-    const maxAge = Math.max(this.#maxAgeMs, 4 * this.#lastTookMs);
+    const maxAge = this.#maxAge();
     const settled = this.#settled;
     if (settled && now - settled.at <= maxAge) return settled;
     const inFlight = this.#current && this.#current !== settled ? this.#current : undefined;
@@ -70,7 +88,10 @@ export class PeerListing {
     const entry: { at: number; value: Promise<PeerSnapshot> } = { at: now, value: Promise.resolve({ tenants: [], stacks: [] }) };
     const value = Promise.all([this.#store.listTenants(), this.#store.listStacks()]).then(([tenants, stacks]) => {
       this.#lastTookMs = this.#clock.now() - now;
-      if (!this.#settled || this.#settled.at < entry.at) this.#settled = entry;
+      if (!this.#settled || this.#settled.at < entry.at) {
+        this.#settled = entry;
+        this.#releaseLater(entry);
+      }
       return { tenants, stacks };
     });
     entry.value = value;
@@ -80,5 +101,18 @@ export class PeerListing {
       if (this.#current === entry) this.#current = undefined;
     });
     return entry;
+  }
+
+  /** Drops `entry` once `#entry` would no longer serve it (past twice the age), unless replaced. */
+  #releaseLater(entry: { at: number }): void {
+    this.#cancelRelease?.();
+    this.#cancelRelease = undefined;
+    const lastsMs = entry.at + 2 * this.#maxAge() - this.#clock.now();
+    if (this.#closed || !Number.isFinite(lastsMs)) return;
+    this.#cancelRelease = this.#clock.schedule(() => {
+      this.#cancelRelease = undefined;
+      if (this.#settled === entry) this.#settled = undefined;
+      if (this.#current === entry) this.#current = undefined;
+    }, lastsMs + 1);
   }
 }

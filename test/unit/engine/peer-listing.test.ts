@@ -3,6 +3,8 @@
  * does not hold yet (taken before that stack existed, it may lack older stacks that outrank it).
  */
 import { describe, expect, it } from '@jest/globals';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ManualClock } from '../../../src/clock.js';
 import { PeerListing } from '../../../src/engine/peer-listing.js';
 import type { StorePort } from '../../../src/engine/ports.js';
@@ -66,5 +68,31 @@ describe('PeerListing', () => {
     clock.advance(5000);
     expect((await peers.get()).stacks.map((s) => s.id)).toEqual(['a', 'b', 'c']);
     expect(f.listings()).toBe(3);
+  });
+
+  it('drops a listing once it is too old ever to be served, and close() leaves no timer behind', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collected = async (ref: WeakRef<object>) => {
+      // A WeakRef's target is kept until the current job ends.
+      await new Promise((r) => setImmediate(r));
+      gc();
+      return ref.deref() === undefined;
+    };
+    const f = fakeStore();
+    f.stacks.push(stackFixture({ id: 'a' }));
+    const own = new ManualClock(1_000);
+    const peers = new PeerListing(f.store, own, 1000);
+    const ref = new WeakRef(await peers.get());
+    own.advance(1999);
+    expect(await collected(ref)).toBe(false);
+    own.advance(2);
+    expect(await collected(ref)).toBe(true);
+    expect(own.pending).toBe(0);
+
+    await peers.get();
+    expect(own.pending).toBe(1);
+    peers.close();
+    expect(own.pending).toBe(0);
   });
 });
