@@ -14,6 +14,7 @@ import type { ReconcileKey, Stack, StackStatusPatch, Tenant } from '../src/pocke
 import type { StackApply } from '../src/templates/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { trackRecordSecrets } from '../src/engine/policy.js';
+import { stackHostInputs, tenantHostInputs } from '../src/engine/peer-listing.js';
 import { findStackService, observeStackService, projectBelongsTo, type ObservedService, type ServiceLookup } from './coolify-lookup.js';
 import { holdApply, releaseHold } from './coalesce.js';
 import { envDifferences } from '../src/engine/env-check.js';
@@ -140,9 +141,7 @@ export function foreignProjectMessage(uuid: string): string {
 /** The fields host ownership is computed from are the same in both copies of a stack and its tenant. */
 function sameHostInputs(a: { tenant: Tenant; stack: Stack } | undefined, b: { tenant: Tenant; stack: Stack }): boolean {
   if (!a) return false;
-  const s = (x: Stack) => [x.tenantId, x.name, x.template, x.desiredStatus, x.created, JSON.stringify(x.domains)].join('\u0000');
-  const t = (x: Tenant) => [x.id, x.slug, x.domain, x.status].join('\u0000');
-  return s(a.stack) === s(b.stack) && t(a.tenant) === t(b.tenant);
+  return stackHostInputs(a.stack) === stackHostInputs(b.stack) && tenantHostInputs(a.tenant) === tenantHostInputs(b.tenant);
 }
 
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
