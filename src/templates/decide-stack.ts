@@ -204,5 +204,6 @@ export function decisionInputsDigest(catalog: TemplateCatalog, input: StackDecis
       ? [template.name, template.version, serialOf(template)]
       : [catalog.names(), catalog.problems.some((p) => p.template === stack.template)],
   ];
-  return createHash('sha256').update(JSON.stringify(inputs)).digest('base64');
+  // 22 base64 characters (132 bits): kept per stack, compared only with the same stack's last key.
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('base64').slice(0, 22);
 }
