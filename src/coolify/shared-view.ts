@@ -83,8 +83,23 @@ export class SharedCoolifyView {
    * may decide on without a GET of its own.
    */
   freshFor(stackId: string, uuid: string, maxAgeMs: number): Promise<InventorySnapshot> {
+    return this.freshAfter(this.#freshBound(stackId, uuid, maxAgeMs));
+  }
+
+  /**
+   * True when `freshFor` would answer without starting a pass of its own: the latest snapshot, or
+   * one being taken, is fresh enough. A lone reconcile that finds no such snapshot may read its one
+   * service instead of listing every service (10,000 composes) for it.
+   */
+  hasFreshFor(stackId: string, uuid: string, maxAgeMs: number): boolean {
+    const at = this.#freshBound(stackId, uuid, maxAgeMs);
+    return (this.#current !== undefined && this.#current.observedAt > at) || (this.#pass !== undefined && this.#pass.startedAt > at);
+  }
+
+  /** The time (epoch ms) a snapshot must be observed after to serve `freshFor`. */
+  #freshBound(stackId: string, uuid: string, maxAgeMs: number): number {
     const wrote = Math.max(this.#writes.get(`stack:${stackId}`) ?? -Infinity, uuid ? (this.#writes.get(`service:${uuid}`) ?? -Infinity) : -Infinity);
-    return this.freshAfter(Math.max(this.#now() - maxAgeMs, wrote));
+    return Math.max(this.#now() - maxAgeMs, wrote);
   }
 
   /**

@@ -45,6 +45,7 @@ import { EnvChecker } from './env-check.js';
 import { EventPruner } from './event-prune.js';
 import { Manager, type Runnable } from './manager.js';
 import { PeerListing } from './peer-listing.js';
+import { parseStack, parseTenant } from '../pocketbase/records.js';
 import { engineSettings } from './settings.js';
 import { configPolicy } from './policy.js';
 import type { PolicyPort, Priority } from './ports.js';
@@ -402,7 +403,14 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       }
     },
     // Every PocketBase (re)connect is also a drift pass, reusing the feed's fresh listing.
+    // The peer listing follows the feed's listings and events, so no reconcile waits for a listing.
+    onRecord: (collection, action, raw) => {
+      if (collection === 'stacks') peers.apply({ collection, action, record: parseStack(raw) });
+      else peers.apply({ collection, action, record: parseTenant(raw) });
+    },
+    onStreamLost: () => peers.streamLost(),
     onResync: (snapshot) => {
+      peers.replace(snapshot);
       drift.run(snapshot).catch(() => undefined);
     },
     // A dropped stream or a new listing makes the guard's last verdict stale (a restored database?):

@@ -121,6 +121,18 @@ describe('Coolify simulator behaviour', () => {
     }
   });
 
+  it('answers a long list in slices that add up to one JSON array, while another request is served', async () => {
+    const project = sim.edits.createForeignProject({ name: 'many', description: 'foreign' });
+    for (let i = 0; i < 450; i++) {
+      sim.edits.createForeignService({ projectUuid: project.uuid, name: `s-${i}`, description: `d "${i}" ü`, composeYaml: 'services:\n  web:\n    image: nginx\n', urls: {} });
+    }
+    const [list, version] = await Promise.all([api('GET', 'services'), api('GET', 'version')]);
+    expect(list.status).toBe(200);
+    expect((list.body as Record<string, unknown>[]).map((s) => s.name)).toEqual(Array.from({ length: 450 }, (_, i) => `s-${i}`));
+    expect((list.body[449] as Record<string, unknown>).description).toBe('d "449" ü');
+    expect(version.status).toBe(200);
+  });
+
   it('a server without destinations refuses services', async () => {
     const bare = await startCoolifySim({ destinations: 0 });
     try {
