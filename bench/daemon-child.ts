@@ -9,16 +9,22 @@
  * - `cpu`: process.cpuUsage() since start (µs);
  * - `resync`: runs one drift resync, answers with the differing keys and the CPU it took;
  * - `queue`: depth, in flight, delayed;
+ * - `profile-start`, `profile-stop` (with `path`): a CPU profile of what runs in between, written
+ *   to `path` as a .cpuprofile (open it in Chrome DevTools), e.g. around the idle window;
  * - `stop`: stops the daemon and exits.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadConfig } from '../src/config.js';
 import { startDaemon } from '../src/engine/daemon.js';
 import { silentLogger } from '../src/logging/logger.js';
 
 interface Request {
   id: number;
-  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'stop';
+  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'stop' | 'profile-start' | 'profile-stop';
+  path?: string;
 }
+const session = new Session();
 
 const send = (msg: unknown) => process.send?.(msg);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -35,7 +41,7 @@ const daemon = await startDaemon({
 send({ ready: true });
 
 process.on('message', (raw: unknown) => {
-  const { id, cmd } = raw as Request;
+  const { id, cmd, path } = raw as Request;
   void (async () => {
     switch (cmd) {
       case 'memory': {
@@ -57,6 +63,19 @@ process.on('message', (raw: unknown) => {
         const plan = await daemon.resync();
         const c1 = process.cpuUsage(c0);
         send({ id, keys: plan?.keys.size ?? -1, cpuMicros: c1.user + c1.system, ms: performance.now() - t0 });
+        return;
+      }
+      case 'profile-start':
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+        send({ id });
+        return;
+      case 'profile-stop': {
+        const { profile } = await session.post('Profiler.stop');
+        writeFileSync(path ?? 'daemon.cpuprofile', JSON.stringify(profile));
+        session.disconnect();
+        send({ id });
         return;
       }
       case 'queue':
