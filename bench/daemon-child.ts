@@ -9,11 +9,14 @@
  * - `cpu`: process.cpuUsage() since start (µs);
  * - `resync`: runs one drift resync, answers with the differing keys and the CPU it took;
  * - `queue`: depth, in flight, delayed;
+ * - `profile-start`, `profile-stop` (with `path`): a CPU profile of what runs in between, written
+ *   to `path` as a .cpuprofile (open it in Chrome DevTools), e.g. around the idle window;
  * - `heapsnapshot`: writes a V8 heap snapshot (after a forced GC) into a new temporary directory and
  *   answers with its path (summarise it with bench/heap-summary.ts);
  * - `stop`: stops the daemon and exits.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
@@ -23,8 +26,10 @@ import { silentLogger } from '../src/logging/logger.js';
 
 interface Request {
   id: number;
-  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'heapsnapshot' | 'stop';
+  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'heapsnapshot' | 'stop' | 'profile-start' | 'profile-stop';
+  path?: string;
 }
+const session = new Session();
 
 const send = (msg: unknown) => process.send?.(msg);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -41,7 +46,7 @@ const daemon = await startDaemon({
 send({ ready: true });
 
 process.on('message', (raw: unknown) => {
-  const { id, cmd } = raw as Request;
+  const { id, cmd, path } = raw as Request;
   void (async () => {
     switch (cmd) {
       case 'memory': {
@@ -67,8 +72,20 @@ process.on('message', (raw: unknown) => {
       }
       case 'heapsnapshot': {
         gc?.();
-        const path = writeHeapSnapshot(join(mkdtempSync(join(tmpdir(), 'cf-bench-heap-')), 'daemon.heapsnapshot'));
-        send({ id, path });
+        send({ id, path: writeHeapSnapshot(join(mkdtempSync(join(tmpdir(), 'cf-bench-heap-')), 'daemon.heapsnapshot')) });
+        return;
+      }
+      case 'profile-start':
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+        send({ id });
+        return;
+      case 'profile-stop': {
+        const { profile } = await session.post('Profiler.stop');
+        writeFileSync(path ?? 'daemon.cpuprofile', JSON.stringify(profile));
+        session.disconnect();
+        send({ id });
         return;
       }
       case 'queue':

@@ -34,7 +34,7 @@ export interface ScaleBenchResult {
   adoption: { ms: number; calls: number; writes: number; envReads: number; gets: number; lists: number };
   steady: { resyncCalls: string[]; resyncMs: number; resyncCpuMs: number; idleCpuPercent: number; cpuPercent: number; envReadsPerSecond: number; envReadsBound: number };
   memory: { rssMiB: number; retainedHeapMiB: number; garbageMiB: number };
-  latency: { samples: number; p50Ms: number; p99Ms: number };
+  latency: { samples: number; p50Ms: number; p99Ms: number; worstMs: number[] };
   burst: { edits: number; editMs: number; patches: number; deploys: number; finalAppliedMs: number };
 }
 
@@ -197,9 +197,13 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
         return first !== undefined;
       }, 5);
       samples.push(first! - t0);
+      if (first! - t0 > 50) {
+        const before = sim.requestLog.slice(mark).filter((r) => r.time <= first!).map((r) => `${r.method} ${r.path.replace(/[a-z0-9]{20,}/g, ':id')} @${r.time - t0}`);
+        log(`slow sample ${i}: ${first! - t0} ms; requests until the first write: ${before.join(', ')}`);
+      }
       await waitUntil('quiet after the edit', 30_000, quiet, 50);
     }
-    const latency = { samples: samples.length, p50Ms: median(samples), p99Ms: percentile(samples, 99) };
+    const latency = { samples: samples.length, p50Ms: median(samples), p99Ms: percentile(samples, 99), worstMs: [...samples].sort((a, b) => b - a).slice(0, 5) };
     log(`latency: ${JSON.stringify(latency)}`);
 
     // A burst of 200 edits of one stack's param.

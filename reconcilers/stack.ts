@@ -14,6 +14,7 @@ import type { ReconcileKey, Stack, StackStatusPatch, Tenant } from '../src/pocke
 import type { StackApply } from '../src/templates/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { trackRecordSecrets } from '../src/engine/policy.js';
+import { stackHostInputs, tenantHostInputs } from '../src/engine/peer-listing.js';
 import { findStackService, observeStackService, projectBelongsTo, type ObservedService, type ServiceLookup } from './coolify-lookup.js';
 import { holdApply, releaseHold } from './coalesce.js';
 import { envDifferences } from '../src/engine/env-check.js';
@@ -140,9 +141,7 @@ export function foreignProjectMessage(uuid: string): string {
 /** The fields host ownership is computed from are the same in both copies of a stack and its tenant. */
 function sameHostInputs(a: { tenant: Tenant; stack: Stack } | undefined, b: { tenant: Tenant; stack: Stack }): boolean {
   if (!a) return false;
-  const s = (x: Stack) => [x.tenantId, x.name, x.template, x.desiredStatus, x.created, JSON.stringify(x.domains)].join('\u0000');
-  const t = (x: Tenant) => [x.id, x.slug, x.domain, x.status].join('\u0000');
-  return s(a.stack) === s(b.stack) && t(a.tenant) === t(b.tenant);
+  return stackHostInputs(a.stack) === stackHostInputs(b.stack) && tenantHostInputs(a.tenant) === tenantHostInputs(b.tenant);
 }
 
 async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
@@ -204,15 +203,17 @@ export function urlsDiffer(want: CoolifyUrl[], apps: CoolifyServiceApplication[]
 async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, desire: Exclude<Desire, 'delete'>): Promise<StackResult> {
   const key = stackKey(stack.id);
   const poll = { requeueAfterMs: ctx.settings.statusPollMs };
+  const decision = await decide(ctx, tenant, stack);
+  // An edit (the record asks for something not applied yet) of a settled stack may read its one service.
+  const edited = decision.kind === 'apply' && decision.hash !== stack.appliedHash;
   // Looked up before anything can return early: a cancelled deletion's deadline must leave the
   // service whatever else is wrong with the stack, or a later deletion would find it already past.
-  const lookup = await lookupService(ctx, stack, true);
+  const lookup = await lookupService(ctx, stack, true, edited);
   if (lookup.kind === 'found') {
     const other = otherTenantOf(lookup.service, tenant);
     if (other !== undefined) return refuseStack(ctx, stack, movedTenantMessage(lookup.service.uuid, other), lookup.service.uuid);
     await cancelDeletion(ctx, key, lookup.service);
   }
-  const decision = await decide(ctx, tenant, stack);
   if (decision.kind === 'error') {
     await writeStack(ctx, stack, { status: 'error', statusMessage: decision.message, deleteAfter: null });
     throw new TerminalError(`stack ${stack.id}: ${ctx.redactor.redact(decision.message)}`);
@@ -287,16 +288,42 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
  * The stack's service. Duplicates (more than one service with its marker) are only seen when the
  * services are listed: after a marker lookup, or while this process knows the stack had some.
  * `observe`: answered from the shared view when it can be (status polls, marker lookups before a
- * create, adoption); a deletion always reads the service it acts on.
+ * create, adoption, resync work, anything while the view is fresh); a deletion always reads the
+ * service it acts on. `edited`: the record asks for a change not applied yet; an edit of a settled
+ * stack reads its one service when the view is not fresh rather than wait for a list of every
+ * service (25 MB at 10,000 stacks) — it reads the service's detail for its public URLs anyway.
  */
-function lookupService(ctx: EngineContext, stack: Stack, observe = false): Promise<ServiceLookup> {
-  if (observe && ctx.view && !ctx.memory.duplicates.has(stack.id)) {
-    const view = ctx.view;
-    // A pass the view is waiting on does not outlive the reconcile's own deadline.
-    return raceAbort(ctx.signal, () => observeStackService(view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs));
+async function lookupService(ctx: EngineContext, stack: Stack, observe = false, edited = false): Promise<ServiceLookup> {
+  const view = ctx.view;
+  const duplicates = ctx.memory.duplicates.has(stack.id);
+  if (observe && view && !duplicates) {
+    const direct = edited && !watching(ctx, stack) && !view.hasFreshFor(stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs);
+    if (!direct) {
+      // A pass the view is waiting on does not outlive the reconcile's own deadline.
+      return raceAbort(ctx.signal, () => observeStackService(view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs));
+    }
   }
-  return findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.memory.duplicates.has(stack.id));
+  const lookup = await findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid, duplicates);
+  // Environments never move between projects: the view knows the project of one it has seen.
+  if (lookup.kind === 'found' && view) lookup.service.projectUuid ??= view.projectOfEnvironment(lookup.service.environmentId);
+  return lookup;
 }
+
+/**
+ * The stack is one of possibly many whose service is being watched (it has none recorded yet, its
+ * status is in transition, or this daemon started or stopped it within the lifecycle grace), so
+ * one shared list call per poll interval is the cheap way to see it. A settled stack (typically
+ * one an admin just edited) reads its one service when the shared view is not fresh: at 10,000
+ * stacks a list is 25 MB of JSON, and one edit must not wait for it.
+ */
+function watching(ctx: EngineContext, stack: Stack): boolean {
+  if (!stack.coolifyServiceUuid || !SETTLED.has(stack.status)) return true;
+  const last = ctx.memory.lifecycle.get(stack.coolifyServiceUuid);
+  return last !== undefined && ctx.clock.now() - last.at < ctx.settings.lifecycleGraceMs;
+}
+
+/** Stack statuses that wait for nothing in Coolify. */
+const SETTLED: ReadonlySet<Stack['status']> = new Set<Stack['status']>(['running', 'degraded', 'stopped', 'suspended', 'error']);
 
 /**
  * Desire is not delete: a `delete-after` (a cancelled deletion) or `orphaned-at` (the record came

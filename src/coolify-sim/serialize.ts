@@ -40,6 +40,17 @@ export function serviceStatus(s: SimService): string {
   return aggregateStatus(s.subs, s.activityQueued);
 }
 
+/** md5 of each service's compose, kept while the compose is unchanged: a list hashes no text again. */
+const configHashes = new WeakMap<SimService, { compose: string; md5: string }>();
+
+function configHash(s: SimService): string {
+  const known = configHashes.get(s);
+  if (known?.compose === s.compose) return known.md5;
+  const md5 = createHash('md5').update(s.compose).digest('hex');
+  configHashes.set(s, { compose: s.compose, md5 });
+  return md5;
+}
+
 export function serviceItem(state: SimState, s: SimService, sensitive: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {
     uuid: s.uuid,
@@ -52,7 +63,7 @@ export function serviceItem(state: SimState, s: SimService, sensitive: boolean):
     connect_to_docker_network: s.connectToDockerNetwork,
     is_container_label_escape_enabled: s.isContainerLabelEscapeEnabled,
     is_container_label_readonly_enabled: true,
-    config_hash: createHash('md5').update(s.compose).digest('hex'),
+    config_hash: configHash(s),
     service_type: null,
     compose_parsing_version: '5',
     created_at: timestamp(s.createdAt),

@@ -58,21 +58,23 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 function send(res: ServerResponse, r: SimResponse, acceptsJson: boolean): void {
-  const { headers, payload } = render(r, acceptsJson);
+  const { headers, payload } = render(r, acceptsJson, true);
   res.writeHead(r.status, headers);
-  res.end(payload);
+  if (payload === undefined) void sendList(res, r.body as unknown[]);
+  else res.end(payload);
 }
 
 /** Sends the first `afterBytes` bytes of the answer, then destroys the connection after `stallMs`. */
 function sendCut(res: ServerResponse, cut: { response: SimResponse; afterBytes: number; stallMs: number }, acceptsJson: boolean): void {
-  const { headers, payload } = render(cut.response, acceptsJson);
+  const { headers, payload = '' } = render(cut.response, acceptsJson, false);
   const bytes = Buffer.from(payload, 'utf8');
   res.writeHead(cut.response.status, { ...headers, 'Content-Length': String(bytes.length) });
   res.write(bytes.subarray(0, Math.min(cut.afterBytes, bytes.length)));
   setTimeout(() => res.socket?.destroy(), cut.stallMs).unref();
 }
 
-function render(r: SimResponse, acceptsJson: boolean): { headers: Record<string, string>; payload: string } {
+/** Headers and body of an answer; no body for a long list when `sliceLists` (send it with `sendList`). */
+function render(r: SimResponse, acceptsJson: boolean, sliceLists: boolean): { headers: Record<string, string>; payload: string | undefined } {
   const headers: Record<string, string> = { ...r.headers };
   let payload: string;
   if (r.text !== undefined) {
@@ -84,9 +86,41 @@ function render(r: SimResponse, acceptsJson: boolean): { headers: Record<string,
     payload = `<!DOCTYPE html><html><head><title>${HTML_ERROR_TITLES[r.status]}</title></head><body>${r.status} | ${HTML_ERROR_TITLES[r.status]}</body></html>`;
   } else {
     headers['Content-Type'] = 'application/json';
+    if (sliceLists && Array.isArray(r.body) && r.body.length > LIST_SLICE) return { headers, payload: undefined };
     payload = JSON.stringify(r.body ?? null);
   }
   return { headers, payload };
+}
+
+/** Resolves when `res` can take more, or is closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
+}
+
+/** Items of a long list serialized per turn of the event loop. */
+const LIST_SLICE = 200;
+
+/**
+ * A long list (10,000 services are about 25 MB) written a slice at a time, yielding between slices,
+ * so one list does not hold up every other request: Coolify answers requests concurrently, and a
+ * simulator that stalled for the length of a list would make the daemon look slow. The items were
+ * built when the request was handled, so the answer is still one consistent snapshot.
+ */
+async function sendList(res: ServerResponse, items: unknown[]): Promise<void> {
+  for (let i = 0; i < items.length; i += LIST_SLICE) {
+    if (res.destroyed) return;
+    const slice = JSON.stringify(items.slice(i, i + LIST_SLICE));
+    const part = `${i === 0 ? '[' : ','}${slice.slice(1, -1)}${i + LIST_SLICE >= items.length ? ']' : ''}`;
+    if (res.write(part)) await new Promise<void>((resolve) => setImmediate(resolve));
+    else await drained(res);
+  }
+  res.end();
 }
 
 /** Starts the simulator on 127.0.0.1 with one server and its destination(s). */

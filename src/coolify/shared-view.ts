@@ -40,6 +40,8 @@ export class SharedCoolifyView {
    */
   readonly #writes = new Map<string, number>();
   readonly stats: SharedViewStats = { full: 0, servicesOnly: 0 };
+  /** Projects read by GET since the last full pass (project uuid → tenant and project). */
+  readonly #remembered = new Map<string, { tenantId: string; project: CoolifyProject; at: number }>();
 
   constructor(inventory: CoolifyInventory, now: () => number) {
     this.#inventory = inventory;
@@ -83,8 +85,23 @@ export class SharedCoolifyView {
    * may decide on without a GET of its own.
    */
   freshFor(stackId: string, uuid: string, maxAgeMs: number): Promise<InventorySnapshot> {
+    return this.freshAfter(this.#freshBound(stackId, uuid, maxAgeMs));
+  }
+
+  /**
+   * True when `freshFor` would answer without starting a pass of its own: the latest snapshot, or
+   * one being taken, is fresh enough. A lone reconcile that finds no such snapshot may read its one
+   * service instead of listing every service (10,000 composes) for it.
+   */
+  hasFreshFor(stackId: string, uuid: string, maxAgeMs: number): boolean {
+    const at = this.#freshBound(stackId, uuid, maxAgeMs);
+    return (this.#current !== undefined && this.#current.observedAt > at) || (this.#pass !== undefined && this.#pass.startedAt > at);
+  }
+
+  /** The time (epoch ms) a snapshot must be observed after to serve `freshFor`. */
+  #freshBound(stackId: string, uuid: string, maxAgeMs: number): number {
     const wrote = Math.max(this.#writes.get(`stack:${stackId}`) ?? -Infinity, uuid ? (this.#writes.get(`service:${uuid}`) ?? -Infinity) : -Infinity);
-    return this.freshAfter(Math.max(this.#now() - maxAgeMs, wrote));
+    return Math.max(this.#now() - maxAgeMs, wrote);
   }
 
   /**
@@ -126,6 +143,14 @@ export class SharedCoolifyView {
     };
   }
 
+  /** The project of environment `id` as last seen in a snapshot (its services' environments). */
+  projectOfEnvironment(id: number): string | undefined {
+    for (const list of this.#current?.servicesByStack.values() ?? []) {
+      for (const s of list) if (s.environmentId === id && s.projectUuid !== undefined) return s.projectUuid;
+    }
+    return undefined;
+  }
+
   /** Services carrying `stackId`'s marker in the latest snapshot (empty before the first). */
   servicesOf(stackId: string): readonly ManagedService[] {
     return this.#current?.servicesByStack.get(stackId) ?? [];
@@ -149,11 +174,14 @@ export class SharedCoolifyView {
    * full pass): the latest snapshot lists it from now on, so the tenant's other stacks need no GET.
    */
   rememberProject(tenantId: string, project: CoolifyProject): void {
-    const current = this.#current;
-    if (!current) return;
-    const list = current.projectsByTenant.get(tenantId) ?? [];
+    this.#remembered.set(project.uuid, { tenantId, project, at: this.#now() });
+    if (this.#current) this.#addProject(this.#current, tenantId, project);
+  }
+
+  #addProject(snapshot: InventorySnapshot, tenantId: string, project: CoolifyProject): void {
+    const list = snapshot.projectsByTenant.get(tenantId) ?? [];
     if (list.some((p) => p.uuid === project.uuid)) return;
-    current.projectsByTenant.set(tenantId, [...list, { uuid: project.uuid, name: project.name, description: project.description, marker: { tenantId, extra: {} } }]);
+    snapshot.projectsByTenant.set(tenantId, [...list, { uuid: project.uuid, name: project.name, description: project.description, marker: { tenantId, extra: {} } }]);
   }
 
   /**
@@ -162,6 +190,7 @@ export class SharedCoolifyView {
    */
   forgetProjects(tenantId: string): void {
     this.#current?.projectsByTenant.delete(tenantId);
+    for (const [uuid, r] of this.#remembered) if (r.tenantId === tenantId) this.#remembered.delete(uuid);
   }
 
   /** Projects carrying `tenantId`'s marker in the latest snapshot (empty before the first). */
@@ -174,6 +203,12 @@ export class SharedCoolifyView {
     if (full) this.stats.full++;
     else this.stats.servicesOnly++;
     const promise = this.#inventory.observe({ servicesOnly: !full }).then((snapshot) => {
+      // A services-only pass reuses the last project listing: projects read since then stay known
+      // until a full pass that began after they were read lists them itself (or not: then they are gone).
+      for (const [uuid, { tenantId, project, at }] of this.#remembered) {
+        if (full && at < snapshot.observedAt) this.#remembered.delete(uuid);
+        else this.#addProject(snapshot, tenantId, project);
+      }
       // A slower pass never replaces a newer one.
       if (!this.#current || snapshot.observedAt >= this.#current.observedAt) this.#current = snapshot;
       // Writes this snapshot already shows need no remembering.

@@ -49,6 +49,9 @@ export interface LiveGaugeSources {
   now(): number;
 }
 
+/** Event loop delay sampling period of the process metrics (ms). */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 export interface MetricsOptions {
   /** Guard names to pre-initialise at 0. @default DEFAULT_GUARDS */
   guards?: readonly string[];
@@ -222,7 +225,10 @@ export class Metrics {
     ]) {
       gauge.set(0);
     }
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    // prom-client samples event loop delay every 10 ms by default: a native timer waking the
+    // process 100 times a second, measured at half a percent of a core on an idle daemon. Every
+    // 100 ms still catches any stall of 100 ms or more, and shorter ones in proportion.
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   /** Content-Type of `text()`, for the /metrics response. */

@@ -45,9 +45,10 @@ import { EnvChecker } from './env-check.js';
 import { EventPruner } from './event-prune.js';
 import { Manager, type Runnable } from './manager.js';
 import { PeerListing } from './peer-listing.js';
+import { parseStack, parseTenant } from '../pocketbase/records.js';
 import { engineSettings } from './settings.js';
 import { configPolicy } from './policy.js';
-import type { Priority } from './ports.js';
+import type { PolicyPort, Priority } from './ports.js';
 import { gatedCoolify, SendGate } from './send-gate.js';
 import { LeaderElector, type LeaseTimings } from '../leader/elector.js';
 import { PocketBaseLeaseStore } from '../leader/lease-store.js';
@@ -61,6 +62,8 @@ export interface DaemonDeps {
   metrics?: Metrics;
   /** Uniform [0, 1) for resync jitter. */
   random?: () => number;
+  /** The template policy to decide with instead of the catalog's own (tests count its decisions). */
+  policy?: PolicyPort;
   /**
    * Most env-var checks per rate window; default a quarter of COOLIFY_RATE_LIMIT_PER_MINUTE; 0 disables.
    * The checks are spread over ENV_CHECK_INTERVAL_SECONDS, so this is only the ceiling.
@@ -222,7 +225,7 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   if (templates.invalid) logger.error(templates.invalid);
   readiness.templates = () => ({ ok: templates.invalid === undefined, message: templates.invalid ?? '' });
   logger.info('templates loaded', { dir: config.templatesDir, templates: catalog.names() });
-  const policy = configPolicy(catalog, config);
+  const policy = deps.policy ?? configPolicy(catalog, config);
 
   const connect = (client: string): Promise<PocketBase> =>
     connectPocketBase({
@@ -400,7 +403,14 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
       }
     },
     // Every PocketBase (re)connect is also a drift pass, reusing the feed's fresh listing.
+    // The peer listing follows the feed's listings and events, so no reconcile waits for a listing.
+    onRecord: (collection, action, raw) => {
+      if (collection === 'stacks') peers.apply({ collection, action, record: parseStack(raw) });
+      else peers.apply({ collection, action, record: parseTenant(raw) });
+    },
+    onStreamLost: () => peers.streamLost(),
     onResync: (snapshot) => {
+      peers.replace(snapshot);
       drift.run(snapshot).catch(() => undefined);
     },
     // A dropped stream or a new listing makes the guard's last verdict stale (a restored database?):

@@ -7,7 +7,6 @@
 import { parseMarker } from '../coolify/markers.js';
 import type { InventorySnapshot, ManagedService } from '../coolify/inventory.js';
 import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
-import type { StackEnvVar } from '../templates/types.js';
 import { DELETE_AFTER, DELETE_SEEN, ORPHANED_AT, readTimeToken } from '../../reconcilers/description-tokens.js';
 import { pickKeeper } from '../../reconcilers/coolify-lookup.js';
 import { isPaused, observedStatus, pausedStackMessage, pausedTenantMessage } from '../../reconcilers/pause.js';
@@ -15,6 +14,8 @@ import { isRejectionMessage } from '../../reconcilers/refusal.js';
 import { expectedServiceDescription, restartDrift } from '../../reconcilers/restart.js';
 import { effectiveDesire, foreignServiceMessage, missingPlanMessage, movedTenantMessage, otherTenantOf, serviceName } from '../../reconcilers/stack.js';
 import { mayBeRunning, parseRunState, runningStatus, stoppedStatus } from '../../reconcilers/status-map.js';
+import { DecisionCache } from './decision-cache.js';
+import type { EnvFingerprint } from './env-check.js';
 import type { PolicyPort } from './ports.js';
 
 export interface DriftInput {
@@ -23,6 +24,11 @@ export interface DriftInput {
   stacks: Stack[];
   inventory: InventorySnapshot;
   policy: PolicyPort;
+  /**
+   * Decisions remembered from earlier resyncs (kept by the caller across them); without it every
+   * stack is decided afresh. Entries of stacks not listed are dropped.
+   */
+  decisions?: DecisionCache;
   routerBaseUrl: string;
   deleteRetentionMs: number;
   /**
@@ -46,7 +52,8 @@ export interface DriftInput {
 export interface EnvTarget {
   stackId: string;
   serviceUuid: string;
-  env: StackEnvVar[];
+  /** The desired env vars as digests (their values are not kept between resyncs). */
+  env: EnvFingerprint;
 }
 
 export interface DriftPlan {
@@ -78,6 +85,7 @@ export interface DriftPlan {
 
 export function planDrift(input: DriftInput): DriftPlan {
   const { inventory, policy, now } = input;
+  const decisions = input.decisions ?? new DecisionCache(policy);
   const keys = new Map<ReconcileKey, string>();
   const mark = (key: ReconcileKey, why: string) => {
     if (!keys.has(key)) keys.set(key, why);
@@ -178,7 +186,7 @@ export function planDrift(input: DriftInput): DriftPlan {
 
     const plan = plansById.get(tenant.planId);
     const decision = plan
-      ? policy.decide({
+      ? decisions.decide({
           tenant,
           plan,
           stack,
@@ -201,7 +209,7 @@ export function planDrift(input: DriftInput): DriftPlan {
       continue;
     }
     envTargets.push({ stackId: stack.id, serviceUuid: service.uuid, env: decision.env });
-    const why = serviceDrift(stack, tenant, service, decision.hash, decision.composeYaml, policy) ?? restartDrift(stack, service.description);
+    const why = serviceDrift(stack, tenant, service, decision.hash, decision.composeDigest) ?? restartDrift(stack, service.description);
     if (why) {
       mark(key, why);
       continue;
@@ -219,6 +227,7 @@ export function planDrift(input: DriftInput): DriftPlan {
 
   // Orphans: our services whose stack record is gone.
   const stackIds = new Set(input.stacks.map((s) => s.id));
+  decisions.retain(stackIds);
   let managedServices = 0;
   let liveServices = 0;
   const window = input.orphanWindowMs ?? 0;
@@ -271,8 +280,7 @@ function serviceDrift(
   tenant: Tenant,
   service: ManagedService,
   hash: string,
-  composeYaml: string,
-  policy: PolicyPort,
+  composeDigest: string | undefined,
 ): string | undefined {
   if (service.uuid !== stack.coolifyServiceUuid) return 'stored service uuid differs';
   if (service.description !== expectedServiceDescription(tenant, stack, service.description)) {
@@ -281,7 +289,7 @@ function serviceDrift(
   }
   if (service.name !== serviceName(tenant, stack)) return 'service name differs';
   if (hash !== stack.appliedHash) return 'applied hash differs';
-  if (service.composeDigest !== undefined && policy.composeDigest(composeYaml) !== service.composeDigest) {
+  if (service.composeDigest !== undefined && composeDigest !== service.composeDigest) {
     return 'compose edited in Coolify';
   }
   if (stack.deleteAfter !== null) return 'stale delete_after';

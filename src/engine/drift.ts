@@ -13,6 +13,7 @@ import { trackRecordSecrets } from './policy.js';
 import type { Plan, ReconcileKey, Stack, Tenant } from '../pocketbase/types.js';
 import type { Audit } from './audit.js';
 import type { OrphanGate } from './context.js';
+import { DecisionCache } from './decision-cache.js';
 import { type DriftPlan, type EnvTarget, planDrift } from './drift-plan.js';
 import type { EnqueuePort, PolicyPort, StorePort } from './ports.js';
 
@@ -63,6 +64,8 @@ export interface Snapshot {
 export class DriftResync {
   readonly #o: DriftOptions;
   readonly #random: () => number;
+  /** Decisions of the last resync: a stack whose inputs did not change is not rendered again. */
+  readonly #decisions: DecisionCache;
   #cancel: (() => void) | undefined;
   #running: Promise<DriftPlan | undefined> | undefined;
   #stopped = true;
@@ -83,6 +86,7 @@ export class DriftResync {
   constructor(options: DriftOptions) {
     this.#o = options;
     this.#random = options.random ?? Math.random;
+    this.#decisions = new DecisionCache(options.policy);
   }
 
   /**
@@ -194,6 +198,7 @@ export class DriftResync {
         stacks,
         inventory,
         policy: o.policy,
+        decisions: this.#decisions,
         routerBaseUrl: o.routerBaseUrl,
         deleteRetentionMs: o.deleteRetentionMs,
         // Two periods (with jitter) so a mark made between two resyncs is still new in the next.

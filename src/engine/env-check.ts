@@ -7,6 +7,7 @@
  * quarter) and feed events and resync work keep the rest. When that share cannot cover every
  * service within the period, the period stretches (reported through `onPeriod`).
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { CoolifyApi, CoolifyEnvVar } from '../coolify/types.js';
 import { errorMessage } from '../errors.js';
@@ -29,18 +30,38 @@ export interface EnvCheckerOptions {
   onPeriod?: (seconds: number) => void;
 }
 
+/**
+ * What an env check needs of a service's desired env vars, without their values: per key, a
+ * digest of the value as Coolify compares it (trimmed: it trims values on set and on get, so a
+ * value with a leading or trailing space, a router key pasted with a blank, would otherwise never
+ * match and be "corrected", with a redeploy, on every check). Lines of `KEY=digest`; keys are
+ * env var names, which hold neither `=` nor line breaks. About 40 bytes a key, so the checker
+ * holds every service's target between resyncs instead of their values (secrets among them).
+ */
+export type EnvFingerprint = string;
+
+function valueDigest(value: string): string {
+  // 22 base64 characters: 132 bits, no padding.
+  return createHash('sha256').update(value.trim()).digest('base64').slice(0, 22);
+}
+
+export function envFingerprint(env: readonly { key: string; value: string }[]): EnvFingerprint {
+  return env.map((e) => `${e.key}=${valueDigest(e.value)}`).join('\n');
+}
+
 /** Which desired keys are missing or hold another value. Hidden values (null) cannot be compared. */
-export function envDifferences(want: { key: string; value: string }[], have: CoolifyEnvVar[]): string[] {
+export function envDifferences(want: EnvFingerprint | readonly { key: string; value: string }[], have: CoolifyEnvVar[]): string[] {
+  const print = typeof want === 'string' ? want : envFingerprint(want);
+  if (print === '') return [];
   const byKey = new Map(have.map((e) => [e.key, e]));
-  // Compared as Coolify stores them: it trims values on set and on get, so a value with a
-  // leading or trailing space (a router key pasted with a blank) would otherwise never match and
-  // be "corrected", with a redeploy, on every check.
-  return want
-    .filter((w) => {
-      const h = byKey.get(w.key);
-      return !h || (h.value !== null && h.value.trim() !== w.value.trim());
-    })
-    .map((w) => w.key);
+  const differ: string[] = [];
+  for (const line of print.split('\n')) {
+    const at = line.lastIndexOf('=');
+    const key = line.slice(0, at);
+    const h = byKey.get(key);
+    if (!h || (h.value !== null && valueDigest(h.value) !== line.slice(at + 1))) differ.push(key);
+  }
+  return differ;
 }
 
 export class EnvChecker {
@@ -74,7 +95,8 @@ export class EnvChecker {
   /** Replaces the rotation, keeping the position so a resync does not restart it from the top. */
   setTargets(targets: EnvTarget[]): void {
     const current = this.#targets[this.#next % Math.max(1, this.#targets.length)]?.stackId;
-    this.#targets = [...targets].sort((a, b) => a.stackId.localeCompare(b.stackId));
+    // Compared by code unit, as the position lookup below is.
+    this.#targets = [...targets].sort((a, b) => (a.stackId < b.stackId ? -1 : a.stackId > b.stackId ? 1 : 0));
     const at = current === undefined ? -1 : this.#targets.findIndex((t) => t.stackId >= current);
     this.#next = at < 0 ? 0 : at;
     const spacing = this.spacingMs;

@@ -1,14 +1,20 @@
 /**
  * The listing of every tenant and stack a stack's validation needs (quota and host ownership),
- * shared between reconciles: one PocketBase listing serves every reconcile that starts within
- * `maxAgeMs` of it, instead of two full listings per reconcile. The stack being reconciled is
- * always read fresh and merged in. Quota and hosts go to the oldest stacks first, so a view of its
- * peers is good enough when it was taken after the stack existed (then every older stack is in
- * it); a caller says which stack must be listed, and a cached listing without it is replaced.
+ * shared between reconciles. The stack being reconciled is always read fresh and merged in. Quota
+ * and hosts go to the oldest stacks first, so a view of its peers is good enough when it holds the
+ * stack (then every older stack is in it); a caller says which stack must be listed.
  *
- * Memory: a listing holds every tenant and stack record (about 7 MB at 10,000 stacks). Once it is
- * too old ever to be served again it is dropped, so a converged daemon whose reconciles have
- * stopped does not keep one for nothing.
+ * Two sources, like an informer's store (reconciler-lessons §2.1):
+ * - followed: the change feed's full listing (`replace`, at every resync and reconnect) kept
+ *   current by its realtime events (`apply`). A reconcile then waits for no listing and no
+ *   periodic re-listing of 10,000 stacks competes with the change being applied. A record newer
+ *   than the listing (an event that overtook it) is kept, and a deletion seen by an event is not
+ *   brought back by an older listing.
+ * - timed: before the first listing, after the stream was lost (`streamLost`, events may be
+ *   missing) and for a stack the followed copy does not hold, one PocketBase listing serves every
+ *   reconcile that starts within `maxAgeMs` of it; a cached listing without the stack asked for is
+ *   replaced. Once too old ever to be served again it is dropped: it holds every record (about
+ *   7 MB at 10,000 stacks), beside the followed copy.
  */
 import type { Clock } from '../clock.js';
 import type { Stack, Tenant } from '../pocketbase/types.js';
@@ -21,17 +27,45 @@ export interface PeerSnapshot {
   hostOwners?: ReadonlyMap<string, string>;
 }
 
+/** What host ownership is computed from, of a stack: equal strings, equal claims. */
+export function stackHostInputs(s: Stack): string {
+  return [s.tenantId, s.name, s.template, s.desiredStatus, s.created, JSON.stringify(s.domains)].join('\u0000');
+}
+
+/** What host ownership is computed from, of a tenant. */
+export function tenantHostInputs(t: Tenant): string {
+  return [t.id, t.slug, t.domain, t.status].join('\u0000');
+}
+
+/** A deletion seen by an event is remembered this long (ms) against older listings. */
+const TOMBSTONE_MS = 600_000;
+
+type Timed = { at: number; value: Promise<PeerSnapshot> };
+
 export class PeerListing {
   readonly #store: StorePort;
   readonly #clock: Clock;
   readonly #maxAgeMs: number;
-  #current: { at: number; value: Promise<PeerSnapshot> } | undefined;
-  /** The newest listing that completed. */
-  #settled: { at: number; value: Promise<PeerSnapshot> } | undefined;
-  /** How long the last listing took (ms). */
+  #current: Timed | undefined;
+  /** The newest timed listing that completed. */
+  #settled: Timed | undefined;
+  /** How long the last timed listing took (ms). */
   #lastTookMs = 0;
   #cancelRelease: (() => void) | undefined;
   #closed = false;
+
+  /** Followed records; `live` is false until a listing arrives and after the stream was lost. */
+  readonly #tenants = new Map<string, Tenant>();
+  readonly #stacks = new Map<string, Stack>();
+  #live = false;
+  /** `collection:id` of records an event created or updated since the last `replace`. */
+  readonly #eventOnly = new Set<string>();
+  /** `collection:id` → when an event deleted it (epoch ms). */
+  readonly #deleted = new Map<string, number>();
+  /** The followed records as arrays, rebuilt on the first `get` after a change. */
+  #snapshot: PeerSnapshot | undefined;
+  /** Host owners of the last snapshot, still valid while no host input changed. */
+  #hostOwners: ReadonlyMap<string, string> | undefined;
 
   constructor(store: StorePort, clock: Clock, maxAgeMs: number) {
     this.#store = store;
@@ -39,11 +73,9 @@ export class PeerListing {
     this.#maxAgeMs = maxAgeMs;
   }
 
-  /**
-   * Every tenant and stack. With `mustList`, a listing that lacks that stack id (taken before the
-   * stack was created, so it may lack older stacks too) is not used: one taken later is.
-   */
+  /** Every tenant and stack. With `mustList`, a listing that lacks that stack id is not used. */
   async get(mustList?: string): Promise<PeerSnapshot> {
+    if (this.#live && (mustList === undefined || this.#stacks.has(mustList))) return this.#followed();
     const entry = this.#entry();
     const snapshot = await entry.value;
     if (mustList === undefined || snapshot.stacks.some((s) => s.id === mustList)) return snapshot;
@@ -52,19 +84,88 @@ export class PeerListing {
     return newer.value;
   }
 
-  /** Cancels the pending release of the last listing (the daemon stops: no timer may outlive it). */
+  /** A full listing taken by the change feed: followed from now on. */
+  replace(listing: { tenants: readonly Tenant[]; stacks: readonly Stack[] }): void {
+    const now = this.#clock.now();
+    for (const [key, at] of this.#deleted) if (now - at > TOMBSTONE_MS) this.#deleted.delete(key);
+    const merge = <T extends { id: string; updated: number }>(collection: string, into: Map<string, T>, listed: readonly T[]) => {
+      const next = new Map<string, T>();
+      for (const r of listed) {
+        if (this.#deleted.has(`${collection}:${r.id}`)) continue;
+        const known = into.get(r.id);
+        next.set(r.id, known && known.updated > r.updated ? known : r);
+      }
+      // Created by an event the listing was read too early to hold; anything else it lacks is gone.
+      for (const [id, r] of into) if (!next.has(id) && this.#eventOnly.has(`${collection}:${id}`)) next.set(id, r);
+      into.clear();
+      for (const [id, r] of next) into.set(id, r);
+    };
+    merge('tenants', this.#tenants, listing.tenants);
+    merge('stacks', this.#stacks, listing.stacks);
+    this.#eventOnly.clear();
+    this.#live = true;
+    this.#changed(true);
+  }
+
+  /** A realtime event's record, in the order the events came. */
+  apply(event: { collection: 'tenants'; action: 'create' | 'update' | 'delete'; record: Tenant } | { collection: 'stacks'; action: 'create' | 'update' | 'delete'; record: Stack }): void {
+    const key = `${event.collection}:${event.record.id}`;
+    if (event.collection === 'stacks') {
+      const before = this.#stacks.get(event.record.id);
+      if (event.action === 'delete') this.#stacks.delete(event.record.id);
+      else this.#stacks.set(event.record.id, event.record);
+      this.#changed(event.action === 'delete' || !before || stackHostInputs(before) !== stackHostInputs(event.record));
+    } else {
+      const before = this.#tenants.get(event.record.id);
+      if (event.action === 'delete') this.#tenants.delete(event.record.id);
+      else this.#tenants.set(event.record.id, event.record);
+      this.#changed(event.action === 'delete' || !before || tenantHostInputs(before) !== tenantHostInputs(event.record));
+    }
+    if (event.action === 'delete') {
+      this.#deleted.set(key, this.#clock.now());
+      this.#eventOnly.delete(key);
+    } else {
+      this.#deleted.delete(key);
+      this.#eventOnly.add(key);
+    }
+  }
+
+  /** Events may have been missed: timed listings answer until the next `replace`. */
+  streamLost(): void {
+    this.#live = false;
+    // Events before the loss are older than the listing that follows it: that listing decides.
+    this.#eventOnly.clear();
+  }
+
+  #changed(hostsChanged: boolean): void {
+    // A reconcile may have computed host owners on the snapshot being dropped.
+    const owners = this.#snapshot?.hostOwners ?? this.#hostOwners;
+    this.#snapshot = undefined;
+    this.#hostOwners = hostsChanged ? undefined : owners;
+  }
+
+  #followed(): PeerSnapshot {
+    if (!this.#snapshot) {
+      const snapshot: PeerSnapshot = { tenants: [...this.#tenants.values()], stacks: [...this.#stacks.values()] };
+      if (this.#hostOwners) snapshot.hostOwners = this.#hostOwners;
+      this.#snapshot = snapshot;
+    }
+    return this.#snapshot;
+  }
+
+  /** Cancels the pending release of the last timed listing (the daemon stops: no timer may outlive it). */
   close(): void {
     this.#closed = true;
     this.#cancelRelease?.();
     this.#cancelRelease = undefined;
   }
 
-  /** How long a listing is served as fresh: at least four times as long as listing took. */
+  /** How long a timed listing is served as fresh: at least four times as long as listing took. */
   #maxAge(): number {
     return Math.max(this.#maxAgeMs, 4 * this.#lastTookMs);
   }
 
-  #entry(): { at: number; value: Promise<PeerSnapshot> } {
+  #entry(): Timed {
     const now = this.#clock.now();
     // A listing is reused for at least four times as long as it took, so listing 10,000 stacks
     // never takes more than a fifth of the time however many reconciles run.
@@ -83,9 +184,9 @@ export class PeerListing {
     return this.#list();
   }
 
-  #list(): { at: number; value: Promise<PeerSnapshot> } {
+  #list(): Timed {
     const now = this.#clock.now();
-    const entry: { at: number; value: Promise<PeerSnapshot> } = { at: now, value: Promise.resolve({ tenants: [], stacks: [] }) };
+    const entry: Timed = { at: now, value: Promise.resolve({ tenants: [], stacks: [] }) };
     const value = Promise.all([this.#store.listTenants(), this.#store.listStacks()]).then(([tenants, stacks]) => {
       this.#lastTookMs = this.#clock.now() - now;
       if (!this.#settled || this.#settled.at < entry.at) {
@@ -104,7 +205,7 @@ export class PeerListing {
   }
 
   /** Drops `entry` once `#entry` would no longer serve it (past twice the age), unless replaced. */
-  #releaseLater(entry: { at: number }): void {
+  #releaseLater(entry: Timed): void {
     this.#cancelRelease?.();
     this.#cancelRelease = undefined;
     const lastsMs = entry.at + 2 * this.#maxAge() - this.#clock.now();

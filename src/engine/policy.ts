@@ -2,7 +2,7 @@
 import type { Config } from '../config.js';
 import type { Redactor } from '../logging/redactor.js';
 import type { Stack, Tenant } from '../pocketbase/types.js';
-import { claimHosts, composeDigest, composeEquals, decideStack, type TemplateCatalog } from '../templates/index.js';
+import { claimHosts, composeDigest, composeEquals, decideStack, decisionInputsDigest, type TemplateCatalog } from '../templates/index.js';
 import type { PolicyPort } from './ports.js';
 
 /** `hostTemplate`: DEFAULT_HOST_TEMPLATE (default `{stack}.{domain}`). */
@@ -10,6 +10,7 @@ export function catalogPolicy(catalog: TemplateCatalog, options: { hostTemplate?
   const { hostTemplate } = options;
   return {
     decide: (input) => decideStack(catalog, input, hostTemplate),
+    decisionKey: (input) => decisionInputsDigest(catalog, input, hostTemplate),
     hostOwners: (entries) => claimHosts(catalog, entries, hostTemplate),
     composeEquals,
     composeDigest,

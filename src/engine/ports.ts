@@ -35,6 +35,8 @@ export interface StorePort {
 /** Template policy: pure functions over the loaded catalog. */
 export interface PolicyPort {
   decide(input: StackDecisionInput): StackDecision;
+  /** Digest of every input `decide` reads: equal digests, equal decisions (the decision cache's key). */
+  decisionKey(input: StackDecisionInput): string;
   /** Host → owning stack id, oldest claim first, over every tenant's stacks. */
   hostOwners(entries: { tenant: Tenant; stack: Stack }[]): ReadonlyMap<string, string>;
   /** Compose texts equal as parsed structures, ignoring what Coolify rewrites. */

@@ -52,6 +52,13 @@ export interface ChangeFeedOptions {
    * `onResync`.
    */
   onStale?: () => void;
+  /**
+   * Every realtime event's tenant or stack record, before its keys are emitted (so a reconcile of
+   * that key finds it): lets a record cache follow PocketBase between listings.
+   */
+  onRecord?: (collection: 'tenants' | 'stacks', action: FeedEventInfo['action'], raw: Record<string, unknown>) => void;
+  /** The realtime stream was lost: events may be missing until the next `onResync`. */
+  onStreamLost?: () => void;
   /** Called once per realtime event after it was handled, with the keys it produced (possibly none). For metrics. */
   onEvent?: (info: FeedEventInfo) => void;
   /** Disconnected for this long (ms) without the SDK getting back → drop everything and reconnect. Default 60 s. */
@@ -99,6 +106,8 @@ export class ChangeFeed {
   readonly #onKeys: ChangeFeedOptions['onKeys'];
   readonly #onResync: ChangeFeedOptions['onResync'];
   readonly #onStale: ChangeFeedOptions['onStale'];
+  readonly #onRecord: ChangeFeedOptions['onRecord'];
+  readonly #onStreamLost: ChangeFeedOptions['onStreamLost'];
   readonly #onEvent: ChangeFeedOptions['onEvent'];
   readonly #watchdogMs: number;
   readonly #maxConnectionAgeMs: number;
@@ -131,6 +140,8 @@ export class ChangeFeed {
     this.#onKeys = options.onKeys;
     this.#onResync = options.onResync;
     this.#onStale = options.onStale;
+    this.#onRecord = options.onRecord;
+    this.#onStreamLost = options.onStreamLost;
     this.#onEvent = options.onEvent;
     this.#watchdogMs = options.watchdogMs ?? 60_000;
     this.#maxConnectionAgeMs = options.maxConnectionAgeMs ?? 35 * 60_000;
@@ -173,6 +184,7 @@ export class ChangeFeed {
     this.#cancelResyncRetry?.();
     this.#pb.realtime.onDisconnect = undefined as unknown as PocketBase['realtime']['onDisconnect'];
     this.#connected = false;
+    this.#onStreamLost?.();
     await this.#dropConnection();
     await this.#resyncing?.catch(() => undefined);
   }
@@ -257,6 +269,7 @@ export class ChangeFeed {
     if (this.#connected) {
       this.#logger.warn('PocketBase realtime disconnected');
       this.#onStale?.();
+      this.#onStreamLost?.();
     }
     this.#connected = false;
     this.#disconnectedSince ??= this.#clock.now();
@@ -331,6 +344,7 @@ export class ChangeFeed {
     const action = msg.action;
     if (!raw || typeof raw.id !== 'string' || (action !== 'create' && action !== 'update' && action !== 'delete')) return;
     const id = raw.id;
+    if (collection !== 'plans') this.#onRecord?.(collection, action, raw);
     const keys = await this.#keysFor(collection, action, id, raw);
     this.#emit(keys);
     this.#onEvent?.({ collection, id, action, keys });
@@ -456,6 +470,7 @@ export class ChangeFeed {
     this.#reconnects++;
     this.#logger.warn('PocketBase realtime stream presumed dead; reconnecting', { reason });
     this.#connected = false;
+    this.#onStreamLost?.();
     await this.#dropConnection();
     // Dropping ran the SDK's disconnect hook; restart the outage clock from now.
     this.#disconnectedSince = this.#clock.now();

@@ -4,6 +4,7 @@
  * clock. Secret values (router key, secret params) only ever travel in `env`; messages name
  * params but never quote values.
  */
+import { createHash } from 'node:crypto';
 import type { Stack } from '../pocketbase/types.js';
 import type { CoolifyUrl } from '../coolify/types.js';
 import type { StackDecision, StackDecisionInput } from './types.js';
@@ -28,15 +29,29 @@ function byAge(a: Stack, b: Stack): number {
   return a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/**
+ * The stack's place among its tenant's live stacks by age (0 = oldest) and how many there are;
+ * undefined for a stack asked to be deleted (it counts against no quota).
+ */
+function quotaPlace(input: StackDecisionInput): { position: number; live: number } | undefined {
+  const { stack } = input;
+  if (stack.desiredStatus === 'deleted') return undefined;
+  let position = 0;
+  let live = 1;
+  for (const s of input.tenantStacks) {
+    if (s.id === stack.id || s.desiredStatus === 'deleted') continue;
+    live++;
+    if (byAge(s, stack) < 0) position++;
+  }
+  return { position, live };
+}
+
 /** Position-based quota: the oldest `maxStacks` live stacks keep their place whatever is added later. */
 function quotaProblem(input: StackDecisionInput): string | undefined {
-  const { stack, plan } = input;
-  if (stack.desiredStatus === 'deleted') return undefined;
-  const others = input.tenantStacks.filter((s) => s.id !== stack.id && s.desiredStatus !== 'deleted');
-  const live = [...others, stack].sort(byAge);
-  const position = live.findIndex((s) => s.id === stack.id);
-  if (position < plan.maxStacks) return undefined;
-  return `over the plan's max_stacks: plan ${plan.name} allows ${plan.maxStacks} stack${plan.maxStacks === 1 ? '' : 's'} and this is number ${position + 1} of ${live.length} by age`;
+  const { plan } = input;
+  const place = quotaPlace(input);
+  if (!place || place.position < plan.maxStacks) return undefined;
+  return `over the plan's max_stacks: plan ${plan.name} allows ${plan.maxStacks} stack${plan.maxStacks === 1 ? '' : 's'} and this is number ${place.position + 1} of ${place.live} by age`;
 }
 
 /**
@@ -151,4 +166,44 @@ export function decideStack(catalog: TemplateCatalog, input: StackDecisionInput,
     hosts: hosts.hosts,
     hash,
   };
+}
+
+/** A number per object (a template definition), so a reloaded template never matches its predecessor. */
+const serials = new WeakMap<object, number>();
+let lastSerial = 0;
+function serialOf(o: object): number {
+  let n = serials.get(o);
+  if (n === undefined) serials.set(o, (n = ++lastSerial));
+  return n;
+}
+
+/**
+ * A digest of everything `decideStack` reads for this input: equal digests, equal decisions. A
+ * memo keyed by it (src/engine/decision-cache.ts) can therefore never serve a stale decision, as
+ * long as this stays in step with `decideStack`: whatever it reads (a record field, a template,
+ * a host's owner, a setting) must be named here. It costs no render and no YAML. Secrets only go
+ * into the hash, never into the result.
+ */
+export function decisionInputsDigest(catalog: TemplateCatalog, input: StackDecisionInput, hostTemplate: string = DEFAULT_HOST_TEMPLATE): string {
+  const { tenant, plan, stack } = input;
+  const template = catalog.get(stack.template);
+  // Only for a stack the decision gets as far as judging hosts for: requestedHosts needs a list.
+  const hosts = template && Array.isArray(stack.domains) ? requestedHosts(template, tenant, stack, hostTemplate).slice(0, template.ingress.length) : [];
+  const place = quotaPlace(input);
+  const inputs = [
+    hostTemplate,
+    input.routerBaseUrl,
+    [stack.id, stack.name, stack.template, stack.params, stack.domains, stack.problems, stack.desiredStatus],
+    // Of the tenant and plan only what the decision reads (not status, retention or daemon fields).
+    [tenant.problems, tenant.domain, tenant.slug, tenant.routerApiKey],
+    [plan.problems, plan.name, plan.maxStacks, plan.cpuLimit, plan.memoryMb, plan.pidsLimit, plan.allowedTemplates],
+    place ? [place.position, place.live] : null,
+    // The owner of each host the stack asks for (an older stack's claim makes it invalid).
+    hosts.map((h) => input.hostOwners.get(h) ?? null),
+    template
+      ? [template.name, template.version, serialOf(template)]
+      : [catalog.names(), catalog.problems.some((p) => p.template === stack.template)],
+  ];
+  // 22 base64 characters (132 bits): kept per stack, compared only with the same stack's last key.
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('base64').slice(0, 22);
 }

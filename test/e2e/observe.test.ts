@@ -2,7 +2,8 @@
  * Observing Coolify once for everyone (counts, never times): a converged resync costs the same
  * Coolify calls at 10 and at 2,000 stacks; stacks starting at once are watched with one list call
  * per poll interval, not a GET each; services that already match are adopted without a write; a
- * burst of edits to one stack ends in at most two deploys, the last one of the final value.
+ * burst of edits to one stack ends in at most two deploys, the last one of the final value; an
+ * edit of a settled stack reads its one service instead of listing every service.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { parsePlan, parseStack, parseTenant } from '../../src/pocketbase/records.js';
@@ -91,6 +92,27 @@ describe('observing Coolify once for everyone', () => {
     expect(lists).toBeLessThan(w.stacks.length / 4);
     expect(gets).toBe(0);
   }, 180_000);
+
+  it('applies an edit of a settled stack by reading its one service, never waiting for a list of all of them', async () => {
+    h = await startHarness({ env: { RESYNC_INTERVAL_SECONDS: '3600', STATUS_POLL_SECONDS: '1' }, sim: { lagMs: 0 } });
+    const plan = await createPlan(h.admin);
+    const tenant = await createTenant(h.admin, { plan: plan.id });
+    const stack = await createStack(h.admin, { tenant_id: tenant.id, params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN } });
+    const uuid = String((await h.waitStack(stack.id, (r) => r.status === 'running')).coolify_service_uuid);
+    await quiet(h);
+    // Past the lifecycle grace (6 poll intervals) and the view's freshness: nothing is being watched.
+    const settledAt = Date.now();
+    await waitFor(() => Date.now() - settledAt > 6_500, 10_000, { what: 'the lifecycle grace to pass', intervalMs: 250 });
+    const from = h.sim.requestLog.length;
+    await h.admin.collection('stacks').update(stack.id, { params: { TELEGRAM_BOT_TOKEN: BOT_TOKEN, BOT_NAME: 'Edited' } });
+    await waitFor(() => h.sim.requestLog.slice(from).some((r) => r.method === 'PATCH' && r.path === `/api/v1/services/${uuid}`), 20_000, { what: 'the edit applied' });
+    const log = h.sim.requestLog.slice(from);
+    const firstWrite = log.findIndex((r) => isWrite(r.method));
+    const before = log.slice(0, firstWrite).map((r) => `${r.method} ${r.path}`);
+    expect(before).not.toContain('GET /api/v1/services');
+    expect(before).toContain(`GET /api/v1/services/${uuid}`);
+    expect(h.sim.state.service(uuid)?.composeRaw).toContain('Your name is Edited.');
+  }, 120_000);
 
   it('ends a burst of edits to one stack in at most two deploys, the last carrying the final value', async () => {
     h = await startHarness({ env: { RESYNC_INTERVAL_SECONDS: '3600' }, sim: { lagMs: 0 } });

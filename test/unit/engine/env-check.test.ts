@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { setImmediate as tick } from 'node:timers/promises';
 import { ManualClock } from '../../../src/clock.js';
 import type { CoolifyApi, CoolifyEnvVar } from '../../../src/coolify/types.js';
-import { EnvChecker, envDifferences } from '../../../src/engine/env-check.js';
+import { EnvChecker, envDifferences, envFingerprint } from '../../../src/engine/env-check.js';
 import type { EnvTarget } from '../../../src/engine/drift-plan.js';
 import { silentLogger } from '../../../src/logging/logger.js';
 
@@ -17,7 +17,7 @@ function recordingCoolify(clock: ManualClock, reads: { uuid: string; at: number 
 }
 
 function targets(n: number): EnvTarget[] {
-  return Array.from({ length: n }, (_, i) => ({ stackId: `s${String(i).padStart(5, '0')}`, serviceUuid: `u${i}`, env: [{ key: 'A', value: '1', secret: false }] }));
+  return Array.from({ length: n }, (_, i) => ({ stackId: `s${String(i).padStart(5, '0')}`, serviceUuid: `u${i}`, env: envFingerprint([{ key: 'A', value: '1' }]) }));
 }
 
 /** Moves the clock in steps, letting each fired check's promise settle before the next step. */
@@ -145,5 +145,23 @@ describe('envDifferences', () => {
     expect(envDifferences([{ key: 'CLOUDFREEDOM_API_KEY', value: 'new-key' }], have('router-key'))).toEqual(['CLOUDFREEDOM_API_KEY']);
     expect(envDifferences([{ key: 'OTHER', value: 'x' }], have('router-key'))).toEqual(['OTHER']);
     expect(envDifferences([{ key: 'CLOUDFREEDOM_API_KEY', value: 'x' }], have(null))).toEqual([]);
+  });
+  it('compares a fingerprint (digests, no values) exactly as the values it was made from', () => {
+    const want = [
+      { key: 'CLOUDFREEDOM_API_KEY', value: 'router-key ' },
+      { key: 'TOKEN', value: 'a=b\nc' },
+    ];
+    const print = envFingerprint(want);
+    expect(print).not.toContain('router-key');
+    expect(print).not.toContain('a=b');
+    const coolify: CoolifyEnvVar[] = [
+      { uuid: 'e1', key: 'CLOUDFREEDOM_API_KEY', value: 'router-key', isCoolify: false },
+      { uuid: 'e2', key: 'TOKEN', value: 'a=b\nc', isCoolify: false },
+    ];
+    expect(envDifferences(print, coolify)).toEqual([]);
+    expect(envDifferences(print, [coolify[0]!, { ...coolify[1]!, value: 'a=b' }])).toEqual(['TOKEN']);
+    expect(envDifferences(print, [coolify[1]!])).toEqual(['CLOUDFREEDOM_API_KEY']);
+    expect(envDifferences(print, [{ ...coolify[0]!, value: null }, coolify[1]!])).toEqual([]);
+    expect(envDifferences(envFingerprint([]), coolify)).toEqual([]);
   });
 });

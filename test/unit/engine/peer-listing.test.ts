@@ -70,6 +70,52 @@ describe('PeerListing', () => {
     expect(f.listings()).toBe(3);
   });
 
+  it('follows the feed: no listing while its events keep it current, a newer event outranks an older listing', async () => {
+    const f = fakeStore();
+    const peers = new PeerListing(f.store, clock, 1000);
+    peers.replace({ tenants: [], stacks: [stackFixture({ id: 'a', updated: 10 }), stackFixture({ id: 'b', updated: 10 })] });
+    peers.apply({ collection: 'stacks', action: 'create', record: stackFixture({ id: 'c', updated: 20 }) });
+    peers.apply({ collection: 'stacks', action: 'update', record: stackFixture({ id: 'a', updated: 30, name: 'renamed' }) });
+    peers.apply({ collection: 'stacks', action: 'delete', record: stackFixture({ id: 'b', updated: 10 }) });
+    clock.advance(60_000);
+    const now = await peers.get('c');
+    expect(now.stacks.map((s) => `${s.id}:${s.name}`).sort()).toEqual(['a:renamed', 'c:' + stackFixture({ id: 'c' }).name]);
+    // A listing read before those events (it still has b, an older a, and lacks c) changes nothing.
+    peers.replace({ tenants: [], stacks: [stackFixture({ id: 'a', updated: 10 }), stackFixture({ id: 'b', updated: 10 })] });
+    expect((await peers.get()).stacks.map((s) => `${s.id}:${s.name}`).sort()).toEqual(['a:renamed', 'c:' + stackFixture({ id: 'c' }).name]);
+    // The next listing without c (deleted while no event came) drops it.
+    peers.replace({ tenants: [], stacks: [stackFixture({ id: 'a', updated: 30, name: 'renamed' })] });
+    expect((await peers.get()).stacks.map((s) => s.id)).toEqual(['a']);
+    expect(f.listings()).toBe(0);
+  });
+
+  it('lists again after the stream was lost, until the next feed listing', async () => {
+    const f = fakeStore();
+    f.stacks.push(stackFixture({ id: 'a' }), stackFixture({ id: 'x' }));
+    const peers = new PeerListing(f.store, clock, 1000);
+    peers.replace({ tenants: [], stacks: [stackFixture({ id: 'a' })] });
+    peers.streamLost();
+    expect((await peers.get('a')).stacks.map((s) => s.id)).toEqual(['a', 'x']);
+    expect(f.listings()).toBe(1);
+    peers.replace({ tenants: [], stacks: [stackFixture({ id: 'a' })] });
+    expect((await peers.get('a')).stacks.map((s) => s.id)).toEqual(['a']);
+    // A stack the followed copy does not hold yet is looked up in a listing.
+    expect((await peers.get('x')).stacks.map((s) => s.id)).toEqual(['a', 'x']);
+    expect(f.listings()).toBe(1);
+  });
+
+  it('keeps host owners across edits that change no host input, and drops them when one does', async () => {
+    const f = fakeStore();
+    const peers = new PeerListing(f.store, clock, 1000);
+    peers.replace({ tenants: [], stacks: [stackFixture({ id: 'a' })] });
+    const owners = new Map([['a.example.com', 'a']]);
+    (await peers.get('a')).hostOwners = owners;
+    peers.apply({ collection: 'stacks', action: 'update', record: stackFixture({ id: 'a', params: { BOT_NAME: 'edited' }, updated: 99 }) });
+    expect((await peers.get('a')).hostOwners).toBe(owners);
+    peers.apply({ collection: 'stacks', action: 'update', record: stackFixture({ id: 'a', name: 'moved', updated: 100 }) });
+    expect((await peers.get('a')).hostOwners).toBeUndefined();
+  });
+
   it('drops a listing once it is too old ever to be served, and close() leaves no timer behind', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
@@ -96,3 +142,4 @@ describe('PeerListing', () => {
     expect(own.pending).toBe(0);
   });
 });
+
