@@ -203,15 +203,17 @@ export function urlsDiffer(want: CoolifyUrl[], apps: CoolifyServiceApplication[]
 async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, desire: Exclude<Desire, 'delete'>): Promise<StackResult> {
   const key = stackKey(stack.id);
   const poll = { requeueAfterMs: ctx.settings.statusPollMs };
+  const decision = await decide(ctx, tenant, stack);
+  // An edit (the record asks for something not applied yet) of a settled stack may read its one service.
+  const edited = decision.kind === 'apply' && decision.hash !== stack.appliedHash;
   // Looked up before anything can return early: a cancelled deletion's deadline must leave the
   // service whatever else is wrong with the stack, or a later deletion would find it already past.
-  const lookup = await lookupService(ctx, stack, true);
+  const lookup = await lookupService(ctx, stack, true, edited);
   if (lookup.kind === 'found') {
     const other = otherTenantOf(lookup.service, tenant);
     if (other !== undefined) return refuseStack(ctx, stack, movedTenantMessage(lookup.service.uuid, other), lookup.service.uuid);
     await cancelDeletion(ctx, key, lookup.service);
   }
-  const decision = await decide(ctx, tenant, stack);
   if (decision.kind === 'error') {
     await writeStack(ctx, stack, { status: 'error', statusMessage: decision.message, deleteAfter: null });
     throw new TerminalError(`stack ${stack.id}: ${ctx.redactor.redact(decision.message)}`);
@@ -286,16 +288,25 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
  * The stack's service. Duplicates (more than one service with its marker) are only seen when the
  * services are listed: after a marker lookup, or while this process knows the stack had some.
  * `observe`: answered from the shared view when it can be (status polls, marker lookups before a
- * create, adoption, and anything while the view is fresh); a deletion always reads the service it
- * acts on.
+ * create, adoption, resync work, anything while the view is fresh); a deletion always reads the
+ * service it acts on. `edited`: the record asks for a change not applied yet; an edit of a settled
+ * stack reads its one service when the view is not fresh rather than wait for a list of every
+ * service (25 MB at 10,000 stacks) — it reads the service's detail for its public URLs anyway.
  */
-function lookupService(ctx: EngineContext, stack: Stack, observe = false): Promise<ServiceLookup> {
+async function lookupService(ctx: EngineContext, stack: Stack, observe = false, edited = false): Promise<ServiceLookup> {
   const view = ctx.view;
-  if (observe && view && !ctx.memory.duplicates.has(stack.id) && (watching(ctx, stack) || view.hasFreshFor(stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs))) {
-    // A pass the view is waiting on does not outlive the reconcile's own deadline.
-    return raceAbort(ctx.signal, () => observeStackService(view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs));
+  const duplicates = ctx.memory.duplicates.has(stack.id);
+  if (observe && view && !duplicates) {
+    const direct = edited && !watching(ctx, stack) && !view.hasFreshFor(stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs);
+    if (!direct) {
+      // A pass the view is waiting on does not outlive the reconcile's own deadline.
+      return raceAbort(ctx.signal, () => observeStackService(view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs));
+    }
   }
-  return findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.memory.duplicates.has(stack.id));
+  const lookup = await findStackService(ctx.coolify, stack.id, stack.coolifyServiceUuid, duplicates);
+  // Environments never move between projects: the view knows the project of one it has seen.
+  if (lookup.kind === 'found' && view) lookup.service.projectUuid ??= view.projectOfEnvironment(lookup.service.environmentId);
+  return lookup;
 }
 
 /**

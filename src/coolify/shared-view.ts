@@ -40,6 +40,8 @@ export class SharedCoolifyView {
    */
   readonly #writes = new Map<string, number>();
   readonly stats: SharedViewStats = { full: 0, servicesOnly: 0 };
+  /** Projects read by GET since the last full pass (project uuid → tenant and project). */
+  readonly #remembered = new Map<string, { tenantId: string; project: CoolifyProject; at: number }>();
 
   constructor(inventory: CoolifyInventory, now: () => number) {
     this.#inventory = inventory;
@@ -140,6 +142,14 @@ export class SharedCoolifyView {
     };
   }
 
+  /** The project of environment `id` as last seen in a snapshot (its services' environments). */
+  projectOfEnvironment(id: number): string | undefined {
+    for (const list of this.#current?.servicesByStack.values() ?? []) {
+      for (const s of list) if (s.environmentId === id && s.projectUuid !== undefined) return s.projectUuid;
+    }
+    return undefined;
+  }
+
   /** Services carrying `stackId`'s marker in the latest snapshot (empty before the first). */
   servicesOf(stackId: string): readonly ManagedService[] {
     return this.#current?.servicesByStack.get(stackId) ?? [];
@@ -163,11 +173,14 @@ export class SharedCoolifyView {
    * full pass): the latest snapshot lists it from now on, so the tenant's other stacks need no GET.
    */
   rememberProject(tenantId: string, project: CoolifyProject): void {
-    const current = this.#current;
-    if (!current) return;
-    const list = current.projectsByTenant.get(tenantId) ?? [];
+    this.#remembered.set(project.uuid, { tenantId, project, at: this.#now() });
+    if (this.#current) this.#addProject(this.#current, tenantId, project);
+  }
+
+  #addProject(snapshot: InventorySnapshot, tenantId: string, project: CoolifyProject): void {
+    const list = snapshot.projectsByTenant.get(tenantId) ?? [];
     if (list.some((p) => p.uuid === project.uuid)) return;
-    current.projectsByTenant.set(tenantId, [...list, { uuid: project.uuid, name: project.name, description: project.description, marker: { tenantId, extra: {} } }]);
+    snapshot.projectsByTenant.set(tenantId, [...list, { uuid: project.uuid, name: project.name, description: project.description, marker: { tenantId, extra: {} } }]);
   }
 
   /**
@@ -176,6 +189,7 @@ export class SharedCoolifyView {
    */
   forgetProjects(tenantId: string): void {
     this.#current?.projectsByTenant.delete(tenantId);
+    for (const [uuid, r] of this.#remembered) if (r.tenantId === tenantId) this.#remembered.delete(uuid);
   }
 
   /** Projects carrying `tenantId`'s marker in the latest snapshot (empty before the first). */
@@ -188,6 +202,12 @@ export class SharedCoolifyView {
     if (full) this.stats.full++;
     else this.stats.servicesOnly++;
     const promise = this.#inventory.observe({ servicesOnly: !full }).then((snapshot) => {
+      // A services-only pass reuses the last project listing: projects read since then stay known
+      // until a full pass that began after they were read lists them itself (or not: then they are gone).
+      for (const [uuid, { tenantId, project, at }] of this.#remembered) {
+        if (full && at < snapshot.observedAt) this.#remembered.delete(uuid);
+        else this.#addProject(snapshot, tenantId, project);
+      }
       // A slower pass never replaces a newer one.
       if (!this.#current || snapshot.observedAt >= this.#current.observedAt) this.#current = snapshot;
       // Writes this snapshot already shows need no remembering.

@@ -57,6 +57,26 @@ describe('SharedCoolifyView (simulator)', () => {
     expect(view.stats).toEqual({ full: 1, servicesOnly: 2 });
   });
 
+  it('keeps a project read by GET through services-only passes until a later full pass decides', async () => {
+    await view.observe();
+    // A tenant's project created after the full pass, verified by GET and remembered.
+    const { uuid } = await t.client.createProject({ name: 'cf-tenant-b', description: formatProjectMarker({ tenantId: 'tb' }) });
+    now += 1_000;
+    view.rememberProject('tb', await t.client.getProject(uuid));
+    now += 20_000;
+    await view.fresh(15_000);
+    expect(view.stats.servicesOnly).toBe(1);
+    expect(view.projectsOf('tb').map((p) => p.uuid)).toEqual([uuid]);
+    // Deleted by hand: the next full pass (begun after the read) does not list it, so it is gone.
+    await t.client.deleteProject(uuid);
+    now += 1_000;
+    await view.observe();
+    expect(view.projectsOf('tb')).toEqual([]);
+    now += 20_000;
+    await view.fresh(15_000);
+    expect(view.projectsOf('tb')).toEqual([]);
+  });
+
   it('waits for a pass in progress instead of starting another, and sees a change made before it', async () => {
     const [uuid] = await services(1);
     await view.observe();
