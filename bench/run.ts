@@ -78,10 +78,11 @@ const n = scale.stacks;
 out(`(world: ${n} stacks / ${scale.tenants} tenants; PocketBase seeded by migration SQL in ${scale.seedPocketBaseMs} ms, simulator in ${scale.seedCoolifyMs} ms)`);
 row(`adoption of ${n} matching services: Coolify writes`, scale.adoption.writes, 0, '', 0);
 row(`adoption: env reads per service`, scale.adoption.envReads / n, 1, '', 2);
-row(`adoption: Coolify calls (one env read per service + 10)`, scale.adoption.calls, n + 10, '', 0);
+// Coolify's service list names no project, only an environment id: one project read per tenant maps them (notes §5.1).
+row(`adoption: Coolify calls (env read per service + project per tenant + 10)`, scale.adoption.calls, n + scale.tenants + 10, '', 0);
 row(`steady: Coolify calls of one converged resync (env checks apart)`, scale.steady.resyncCalls.length, 3, '', 0);
 row(`steady: env reads per second (services ÷ ENV_CHECK_INTERVAL_SECONDS)`, scale.steady.envReadsPerSecond, scale.steady.envReadsBound, '', 2);
-row(`steady: daemon CPU with default settings, % of a core`, scale.steady.cpuPercent, 2, ' %', 2);
+row(`steady: daemon CPU, default settings (idle + 2 full passes/300 s)`, scale.steady.cpuPercent, 2, ' %', 2);
 row(`memory: daemon RSS after convergence`, scale.memory.rssMiB, 150, ' MiB');
 out(`memory: heap retained after a forced GC ${fixed(scale.memory.retainedHeapMiB)} MiB (${fixed((scale.memory.retainedHeapMiB * 1024) / n, 1)} KiB per stack), garbage ${fixed(scale.memory.garbageMiB)} MiB`);
 row(`burst of 200 edits in ${scale.burst.editMs} ms: deploys`, scale.burst.deploys, 2, '', 0);

@@ -41,7 +41,7 @@ import { DriftResync } from './drift.js';
 import type { DriftPlan } from './drift-plan.js';
 import { Corrections } from './corrections.js';
 import { CreateIntents, PocketBaseCreateIntents } from './create-intents.js';
-import { EnvChecker } from './env-check.js';
+import { EnvChecker, noteEnvReads } from './env-check.js';
 import { EventPruner } from './event-prune.js';
 import { Manager, type Runnable } from './manager.js';
 import { PeerListing } from './peer-listing.js';
@@ -309,7 +309,8 @@ export async function startDaemon(options: { config: Config; deps?: DaemonDeps }
   const corrections = new Corrections({ clock, ...deps.correctionBackoff });
   const ctx: EngineContext = {
     // Reconciles' writes are noted so the shared view never answers from before them.
-    coolify: view.watchWrites(coolify),
+    // Env reads are reported to the env checker, which then skips those services' next turn.
+    coolify: noteEnvReads(view.watchWrites(coolify), (uuid) => envChecker.noteRead(uuid)),
     view,
     store,
     policy,

@@ -80,6 +80,11 @@ export class EnvChecker {
   #lastAt = 0;
   #running: Promise<void> | undefined;
   #stopped = true;
+  /**
+   * service uuid → when a reconcile last read its env vars (epoch ms), kept for one period: such a
+   * service was just compared (adoption reads every one) and its turn in the rotation is skipped.
+   */
+  readonly #readAt = new Map<string, number>();
 
   constructor(options: EnvCheckerOptions) {
     this.#o = options;
@@ -94,6 +99,8 @@ export class EnvChecker {
 
   /** Replaces the rotation, keeping the position so a resync does not restart it from the top. */
   setTargets(targets: EnvTarget[]): void {
+    const now = this.#o.clock.now();
+    for (const [uuid, at] of this.#readAt) if (now - at >= this.#o.periodMs) this.#readAt.delete(uuid);
     const current = this.#targets[this.#next % Math.max(1, this.#targets.length)]?.stackId;
     // Compared by code unit, as the position lookup below is.
     this.#targets = [...targets].sort((a, b) => (a.stackId < b.stackId ? -1 : a.stackId > b.stackId ? 1 : 0));
@@ -144,12 +151,24 @@ export class EnvChecker {
     }, at - now);
   }
 
-  /** Checks the next service in the rotation; returns the keys that differ (for tests). */
+  /** A reconcile read the env vars of service `uuid` (and compared them): its next check can wait. */
+  noteRead(uuid: string): void {
+    this.#readAt.set(uuid, this.#o.clock.now());
+  }
+
+  /**
+   * Checks the next service in the rotation; returns the keys that differ (for tests). A service a
+   * reconcile read within the period has its turn passed over without a call (the rotation keeps
+   * its pace: each service still comes up once per period).
+   */
   async checkNext(): Promise<string[]> {
     if (this.#targets.length === 0) return [];
     const target = this.#targets[this.#next % this.#targets.length];
     this.#next = (this.#next + 1) % this.#targets.length;
     if (!target) return [];
+    const readAt = this.#readAt.get(target.serviceUuid);
+    this.#readAt.delete(target.serviceUuid);
+    if (readAt !== undefined && this.#o.clock.now() - readAt < this.#o.periodMs) return [];
     try {
       const diff = envDifferences(target.env, await this.#o.coolify.listServiceEnvs(target.serviceUuid));
       if (diff.length > 0) {
@@ -162,4 +181,16 @@ export class EnvChecker {
       return [];
     }
   }
+}
+
+/** `api` with every env read a reconcile makes reported to `note` (the env checker's `noteRead`). */
+export function noteEnvReads(api: CoolifyApi, note: (uuid: string) => void): CoolifyApi {
+  return {
+    ...api,
+    listServiceEnvs: async (uuid) => {
+      const envs = await api.listServiceEnvs(uuid);
+      note(uuid);
+      return envs;
+    },
+  };
 }

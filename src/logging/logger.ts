@@ -32,8 +32,13 @@ function redactFormat(redactor: Redactor): winston.Logform.Format {
 
 export function createLogger(options: LoggerOptions): Logger {
   const { redactor } = options;
+  // Winston runs the logger's formats before its transports drop a level they do not write: a
+  // debug line at LOG_LEVEL=info was redacted and serialised for nothing (one per Coolify request).
+  // Dropped first instead, by the same test the transports make.
+  const levels = { enabled: (_level: string): boolean => true };
+  const enabledOnly = winston.format((info) => (levels.enabled(info.level) ? info : false));
   // errors() first so a logged Error is flattened into message/stack before it is redacted.
-  const base = [winston.format.errors({ stack: true }), redactFormat(redactor), winston.format.timestamp()];
+  const base = [enabledOnly(), winston.format.errors({ stack: true }), redactFormat(redactor), winston.format.timestamp()];
   const format =
     options.format === 'text'
       ? winston.format.combine(
@@ -45,11 +50,13 @@ export function createLogger(options: LoggerOptions): Logger {
           }),
         )
       : winston.format.combine(...base, winston.format.json());
-  return winston.createLogger({
+  const logger = winston.createLogger({
     level: options.level ?? 'info',
     format,
     transports: options.transports ?? [new winston.transports.Console()],
   });
+  levels.enabled = (level) => logger.isLevelEnabled(level);
+  return logger;
 }
 
 /** A logger that drops everything: for tests and tools that do not want daemon logs. */

@@ -67,6 +67,41 @@ describe('log redaction', () => {
     expect(capture.lines[0]).toMatch(/ info hello \[REDACTED\] \{"stack":"a"\}$/);
   });
 
+  it('masks overlapping and adjacent secrets, a secret at either end, and many secrets sharing a prefix', () => {
+    const r = new Redactor();
+    r.add('abcd', 'bcdefg', 'wxyz');
+    // Leftmost first: the secret starting first is masked, the one it overlaps is cut and shown.
+    expect(r.redact('abcdefg')).toBe(`${REDACTED}efg`);
+    expect(r.redact('wxyzabcd')).toBe(`${REDACTED}${REDACTED}`);
+    expect(r.redact('abc')).toBe('abc');
+    for (let i = 0; i < 1000; i++) r.track(`rk-tenant-${i}-key`);
+    expect(r.redact('keys rk-tenant-7-key, rk-tenant-77-key and rk-tenant-777-key; not rk-tenant-7777-key')).toBe(
+      `keys ${REDACTED}, ${REDACTED} and ${REDACTED}; not rk-tenant-7777-key`,
+    );
+  });
+
+  it('formats and redacts only lines of an enabled level', () => {
+    let redactions = 0;
+    class CountingRedactor extends Redactor {
+      override redactValue(value: unknown, seen?: WeakSet<object>): unknown {
+        if (seen === undefined) redactions++;
+        return super.redactValue(value, seen);
+      }
+    }
+    const capture = new Capture();
+    const logger = createLogger({ level: 'info', format: 'json', redactor: new CountingRedactor(), transports: [capture as winston.transport] });
+    for (let i = 0; i < 10; i++) logger.debug('coolify request', { route: 'services/{uuid}/envs' });
+    logger.child({ key: 'stack:a' }).debug('reconcile started');
+    expect(redactions).toBe(0);
+    logger.info('drift resync done');
+    logger.child({ key: 'stack:a' }).warn('reconcile failed');
+    expect(redactions).toBe(2);
+    expect(capture.lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['drift resync done', 'reconcile failed']);
+    logger.level = 'debug';
+    logger.debug('now shown');
+    expect(capture.lines).toHaveLength(3);
+  });
+
   it('survives cyclic metadata', () => {
     const { capture, logger } = setup();
     const a: Record<string, unknown> = { n: 1 };

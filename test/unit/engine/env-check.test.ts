@@ -116,6 +116,23 @@ describe('EnvChecker pacing', () => {
     expect(reads.length).toBeLessThanOrEqual(11);
   });
 
+  it('passes over services a reconcile read within the period, and checks them again after it', async () => {
+    const clock = new ManualClock();
+    const reads: { uuid: string; at: number }[] = [];
+    const checker = new EnvChecker({ coolify: recordingCoolify(clock, reads), clock, logger: silentLogger(), periodMs: 10_000, perWindow: 100, windowMs: 60_000, onDrift: () => undefined });
+    checker.setTargets(targets(10));
+    // Adoption read the env vars of u0 to u7 a moment ago.
+    for (let i = 0; i < 8; i++) checker.noteRead(`u${i}`);
+    checker.start();
+    await run(clock, 10_000);
+    // One turn a second as before, but only the two services nobody read cost a call.
+    expect(reads.map((r) => r.uuid)).toEqual(['u8', 'u9']);
+    await run(clock, 10_000);
+    await checker.stop();
+    // In the next round every service has its turn again.
+    expect(reads.map((r) => r.uuid)).toEqual(['u8', 'u9', 'u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9']);
+  });
+
   it('checks nothing without targets and costs no timer', async () => {
     const clock = new ManualClock();
     const reads: { uuid: string; at: number }[] = [];
