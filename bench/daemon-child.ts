@@ -9,6 +9,8 @@
  * - `cpu`: process.cpuUsage() since start (µs);
  * - `resync`: runs one drift resync, answers with the differing keys and the CPU it took;
  * - `queue`: depth, in flight, delayed;
+ * - `envcheck`: the env checker's spacing between two turns (ms) and its number of services; it
+ *   also forgets the reads reconciles reported, so every turn costs a call (steady state after an hour);
  * - `profile-start`, `profile-stop` (with `path`): a CPU profile of what runs in between, written
  *   to `path` as a .cpuprofile (open it in Chrome DevTools), e.g. around the idle window;
  * - `heapsnapshot`: writes a V8 heap snapshot (after a forced GC) into a new temporary directory and
@@ -26,7 +28,7 @@ import { silentLogger } from '../src/logging/logger.js';
 
 interface Request {
   id: number;
-  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'heapsnapshot' | 'stop' | 'profile-start' | 'profile-stop';
+  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'envcheck' | 'heapsnapshot' | 'stop' | 'profile-start' | 'profile-stop';
   path?: string;
 }
 const session = new Session();
@@ -54,7 +56,7 @@ process.on('message', (raw: unknown) => {
         gc?.();
         gc?.();
         const after = process.memoryUsage();
-        send({ id, rss: after.rss, heapBefore: before.heapUsed, heapAfter: after.heapUsed, external: after.external });
+        send({ id, rss: after.rss, heapBefore: before.heapUsed, heapAfter: after.heapUsed, heapTotal: after.heapTotal, external: after.external, arrayBuffers: after.arrayBuffers, rssBefore: before.rss, heapTotalBefore: before.heapTotal });
         return;
       }
       case 'cpu': {
@@ -90,6 +92,11 @@ process.on('message', (raw: unknown) => {
       }
       case 'queue':
         send({ id, depth: daemon.queue.depth, inFlight: daemon.queue.inFlight, delayed: daemon.queue.delayed });
+        return;
+      case 'envcheck':
+        // Steady state after the hour in which adoption's reads let turns pass without a call.
+        daemon.envChecker.forgetReads();
+        send({ id, spacingMs: daemon.envChecker.spacingMs, targets: daemon.envChecker.targets });
         return;
       case 'stop':
         await daemon.stop();

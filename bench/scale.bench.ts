@@ -32,7 +32,7 @@ export interface ScaleBenchResult {
   seedPocketBaseMs: number;
   seedCoolifyMs: number;
   adoption: { ms: number; calls: number; writes: number; envReads: number; gets: number; lists: number };
-  steady: { resyncCalls: string[]; resyncMs: number; resyncCpuMs: number; idleCpuPercent: number; cpuPercent: number; envReadsPerSecond: number; envReadsBound: number };
+  steady: { resyncCalls: string[]; resyncMs: number; resyncCpuMs: number; idleCpuPercent: number; cpuPercent: number; envReadsPerSecond: number; envTurnsPerSecond: number; envReadsBound: number };
   memory: { rssMiB: number; retainedHeapMiB: number; garbageMiB: number };
   latency: { samples: number; p50Ms: number; p99Ms: number; worstMs: number[] };
   burst: { edits: number; editMs: number; patches: number; deploys: number; finalAppliedMs: number };
@@ -159,6 +159,10 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
       .sort();
     if (resync.keys !== 0) log(`warning: converged resync found ${resync.keys} differing keys`);
     const idleMs = 20_000;
+    // Turns of the env checker's rotation; its memory of adoption's reads (which lets a turn pass
+    // without a call for an hour) is dropped, so the window shows the steady cost of env checks.
+    const envCheck = await c.ask<{ spacingMs: number; targets: number }>('envcheck');
+    const envTurnsPerSecond = 1000 / envCheck.spacingMs;
     const cpu0 = (await c.ask<{ micros: number }>('cpu')).micros;
     const e0 = sim.requestLog.length;
     await sleep(idleMs);
@@ -176,11 +180,13 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
       idleCpuPercent,
       cpuPercent,
       envReadsPerSecond,
+      envTurnsPerSecond,
       envReadsBound: n / 3600,
     };
     log(`steady: ${JSON.stringify(steady)}`);
 
     const mem = await c.ask<{ rss: number; heapBefore: number; heapAfter: number }>('memory');
+    log(`memory detail: ${JSON.stringify(mem)}`);
     const memory = { rssMiB: mem.rss / 2 ** 20, retainedHeapMiB: mem.heapAfter / 2 ** 20, garbageMiB: Math.max(0, mem.heapBefore - mem.heapAfter) / 2 ** 20 };
     log(`memory: ${JSON.stringify(memory)}`);
 

@@ -151,6 +151,11 @@ export class EnvChecker {
     }, at - now);
   }
 
+  /** Forgets the reads reconciles reported: every service's next turn costs a call again. */
+  forgetReads(): void {
+    this.#readAt.clear();
+  }
+
   /** A reconcile read the env vars of service `uuid` (and compared them): its next check can wait. */
   noteRead(uuid: string): void {
     this.#readAt.set(uuid, this.#o.clock.now());
