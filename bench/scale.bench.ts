@@ -13,6 +13,8 @@
  *
  * The daemon runs as a child process (bench/daemon-child.ts) with default settings except a
  * rate limit high enough not to bind; PocketBase is its own process; the simulator runs here.
+ * BENCH_NODE_FLAGS adds V8 flags to the daemon's node (e.g. `--max-semi-space-size=2`, to see
+ * what trading CPU for memory gives).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -107,7 +109,7 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
     const from = sim.requestLog.length;
     t = performance.now();
     const proc = fork(join(projectRoot(), 'dist', 'bench', 'daemon-child.js'), [], {
-      execArgv: ['--expose-gc'],
+      execArgv: ['--expose-gc', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)],
       env: {
         PATH: process.env.PATH ?? '',
         POCKETBASE_URL: pb.url,
