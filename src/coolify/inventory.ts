@@ -121,7 +121,8 @@ export class CoolifyInventory {
         foreignProjects++;
         continue;
       }
-      push(projectsByTenant, marker.tenantId, { ...p, marker });
+      // A literal, not a spread: see #reduce.
+      push(projectsByTenant, marker.tenantId, { uuid: p.uuid, name: p.name, description: p.description, marker });
     }
 
     const managed = services.filter((r) => r !== undefined);
