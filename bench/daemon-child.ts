@@ -6,6 +6,7 @@
  *
  * IPC: the parent sends `{ id, cmd }`; the child answers `{ id, ... }`:
  * - `memory`: RSS, heap used before and after a forced GC (bytes);
+ * - `rss`: RSS now, without collecting garbage first (bytes);
  * - `cpu`: process.cpuUsage() since start (µs);
  * - `resync`: runs one drift resync, answers with the differing keys and the CPU it took;
  * - `queue`: depth, in flight, delayed;
@@ -17,18 +18,18 @@
  *   answers with its path (summarise it with bench/heap-summary.ts);
  * - `stop`: stops the daemon and exits.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../src/config.js';
 import { startDaemon } from '../src/engine/daemon.js';
 import { silentLogger } from '../src/logging/logger.js';
 
 interface Request {
   id: number;
-  cmd: 'memory' | 'cpu' | 'resync' | 'queue' | 'envcheck' | 'heapsnapshot' | 'stop' | 'profile-start' | 'profile-stop';
+  cmd: 'memory' | 'rss' | 'cpu' | 'resync' | 'queue' | 'envcheck' | 'heapsnapshot' | 'stop' | 'profile-start' | 'profile-stop';
   path?: string;
 }
 const session = new Session();
@@ -47,6 +48,32 @@ const daemon = await startDaemon({
 });
 send({ ready: true });
 
+/**
+ * Resident MiB per kind of mapping (/proc/self/smaps), largest first: tells V8's heap from native
+ * allocations (anonymous mappings outside it) and the node binary. Linux only; empty elsewhere.
+ */
+function residentByMapping(): Record<string, number> {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return {};
+  }
+  const kb = new Map<string, number>();
+  let name = '';
+  for (const line of text.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const path = header[1] ?? '';
+      name = path === '' ? '[anon]' : path.startsWith('/') ? path.split('/').pop()! : path;
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kb.set(name, (kb.get(name) ?? 0) + Number(rss[1]));
+  }
+  return Object.fromEntries([...kb].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => [k, Math.round(v / 1024)]));
+}
+
 process.on('message', (raw: unknown) => {
   const { id, cmd, path } = raw as Request;
   void (async () => {
@@ -56,9 +83,15 @@ process.on('message', (raw: unknown) => {
         gc?.();
         gc?.();
         const after = process.memoryUsage();
-        send({ id, rss: after.rss, heapBefore: before.heapUsed, heapAfter: after.heapUsed, heapTotal: after.heapTotal, external: after.external, arrayBuffers: after.arrayBuffers, rssBefore: before.rss, heapTotalBefore: before.heapTotal });
+        const mib = (b: number) => Math.round(b / 2 ** 20);
+        // Per V8 space: committed / used MiB, to tell fragmentation from young-generation reserve.
+        const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, `${mib(s.physical_space_size)}/${mib(s.space_used_size)}`]));
+        send({ id, spaces, mappings: residentByMapping(), maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), rss: after.rss, heapBefore: before.heapUsed, heapAfter: after.heapUsed, heapTotal: after.heapTotal, external: after.external, arrayBuffers: after.arrayBuffers, rssBefore: before.rss, heapTotalBefore: before.heapTotal });
         return;
       }
+      case 'rss':
+        send({ id, rss: process.memoryUsage.rss() });
+        return;
       case 'cpu': {
         const u = process.cpuUsage();
         send({ id, micros: u.user + u.system });

@@ -10,6 +10,7 @@ import { runColdBench } from './cold.bench.js';
 import { runQueueBench } from './queue.bench.js';
 import { runScaleBench } from './scale.bench.js';
 import { runTemplatesBench } from './templates.bench.js';
+import { imageNodeOptions } from './image-options.js';
 
 const quick = process.argv.includes('--quick');
 /** Tenants of the scale world (5 stacks each). */
@@ -75,7 +76,7 @@ row(
 row(`cold: Coolify calls made (needed: projects + 3 per stack + 3)`, cold.callsMade, cold.callsNeeded, '', 0);
 const scale = await runScaleBench({ tenants: quick ? 40 : SCALE_TENANTS, perTenant: 5, latencySamples: quick ? 10 : 100 });
 const n = scale.stacks;
-out(`(world: ${n} stacks / ${scale.tenants} tenants; PocketBase seeded by migration SQL in ${scale.seedPocketBaseMs} ms, simulator in ${scale.seedCoolifyMs} ms)`);
+out(`(world: ${n} stacks / ${scale.tenants} tenants; PocketBase seeded by migration SQL in ${scale.seedPocketBaseMs} ms, simulator in ${scale.seedCoolifyMs} ms; daemon NODE_OPTIONS "${process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions()}", as in the Docker image)`);
 row(`adoption of ${n} matching services: Coolify writes`, scale.adoption.writes, 0, '', 0);
 row(`adoption: env reads per service`, scale.adoption.envReads / n, 1, '', 2);
 // Coolify's service list names no project, only an environment id: one project read per tenant maps them (notes §5.1).
@@ -83,10 +84,11 @@ row(`adoption: Coolify calls (env read per service + project per tenant + 10)`, 
 row(`steady: Coolify calls of one converged resync (env checks apart)`, scale.steady.resyncCalls.length, 3, '', 0);
 row(`steady: env reads per second (services ÷ ENV_CHECK_INTERVAL_SECONDS)`, scale.steady.envReadsPerSecond, scale.steady.envReadsBound, '', 2);
 row(`steady: daemon CPU, default settings (idle + 2 full passes/300 s)`, scale.steady.cpuPercent, 2, ' %', 2);
-row(`memory: daemon RSS after convergence`, scale.memory.rssMiB, 150, ' MiB');
+row(`memory: daemon RSS while idle, median of 1 s samples`, scale.memory.idleRssMiB, 150, ' MiB');
+out(`memory: RSS at most ${fixed(scale.memory.idleRssMaxMiB)} MiB (idle, and the 15 s after a resync); after a forced GC ${fixed(scale.memory.rssAfterGcMiB)} MiB`);
 out(`memory: heap retained after a forced GC ${fixed(scale.memory.retainedHeapMiB)} MiB (${fixed((scale.memory.retainedHeapMiB * 1024) / n, 1)} KiB per stack), garbage ${fixed(scale.memory.garbageMiB)} MiB`);
 row(`burst of 200 edits in ${scale.burst.editMs} ms: deploys`, scale.burst.deploys, 2, '', 0);
 out(`burst: ${scale.burst.patches} PATCHes`);
 row(`burst: last edit → final value deployed`, scale.burst.finalAppliedMs, 2000, ' ms', 0);
 row(`change → first Coolify write, p99 of ${scale.latency.samples}`, scale.latency.p99Ms, 50, ' ms', 0);
-out(`change → first Coolify write, p50: ${fixed(scale.latency.p50Ms, 0)} ms; converged resync took ${scale.steady.resyncMs} ms (${scale.steady.resyncCpuMs} ms CPU)`);
+out(`change → first Coolify write, p50: ${fixed(scale.latency.p50Ms, 0)} ms; converged resync took ${scale.steady.resyncMs} ms (${scale.steady.resyncCpuMs} ms CPU; ${scale.steady.resyncTotalCpuMs} ms with the collections it caused)`);

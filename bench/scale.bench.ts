@@ -6,15 +6,17 @@
  * - adoption: Coolify calls and writes until every stack is `running` with its uuid recorded;
  * - steady state: Coolify calls of one converged resync, env reads per second against
  *   services ÷ ENV_CHECK_INTERVAL_SECONDS, daemon CPU with default settings;
- * - memory: RSS, and heap retained after a forced GC apart from garbage;
+ * - memory: RSS while idle (sampled, no forced GC) and after a forced GC, and heap retained after
+ *   that GC apart from garbage;
  * - change → first Coolify write latency (p50, p99), one edit at a time;
  * - a burst of 200 edits of one stack's param within about a second: PATCHes, deploys, and the
  *   time from the last edit to the final value deployed.
  *
  * The daemon runs as a child process (bench/daemon-child.ts) with default settings except a
- * rate limit high enough not to bind; PocketBase is its own process; the simulator runs here.
- * BENCH_NODE_FLAGS adds V8 flags to the daemon's node (e.g. `--max-semi-space-size=2`, to see
- * what trading CPU for memory gives).
+ * rate limit high enough not to bind, and with the NODE_OPTIONS the Docker image sets (V8's heap
+ * bounds); PocketBase is its own process; the simulator runs here. BENCH_NODE_OPTIONS replaces
+ * those options ('' for V8's defaults) and BENCH_NODE_FLAGS adds flags to the daemon's node, to
+ * see what trading CPU for memory gives.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -25,6 +27,7 @@ import { pathToFileURL } from 'node:url';
 import { startCoolifySim, type CoolifySim } from '../src/coolify-sim/index.js';
 import { createPocketBaseClient } from '../src/pocketbase/client.js';
 import { projectRoot, startPocketBase } from '../src/pocketbase/server-process.js';
+import { imageNodeOptions } from './image-options.js';
 import { median } from './stats.js';
 import { ROUTER_BASE_URL, buildWorld, seedMatchingServices, seededMigrationsDir } from './world.js';
 
@@ -34,8 +37,12 @@ export interface ScaleBenchResult {
   seedPocketBaseMs: number;
   seedCoolifyMs: number;
   adoption: { ms: number; calls: number; writes: number; envReads: number; gets: number; lists: number };
-  steady: { resyncCalls: string[]; resyncMs: number; resyncCpuMs: number; idleCpuPercent: number; cpuPercent: number; envReadsPerSecond: number; envTurnsPerSecond: number; envReadsBound: number };
-  memory: { rssMiB: number; retainedHeapMiB: number; garbageMiB: number };
+  steady: { resyncCalls: string[]; resyncMs: number; resyncCpuMs: number; resyncTotalCpuMs: number; idleCpuPercent: number; cpuPercent: number; envReadsPerSecond: number; envTurnsPerSecond: number; envReadsBound: number };
+  /**
+   * RSS (MiB) while idle, sampled every second without forcing a collection (median; highest over
+   * the idle window and the 15 s after a resync), and after a forced full GC; heap retained after that GC apart from the garbage it freed.
+   */
+  memory: { idleRssMiB: number; idleRssMaxMiB: number; rssAfterGcMiB: number; retainedHeapMiB: number; garbageMiB: number };
   latency: { samples: number; p50Ms: number; p99Ms: number; worstMs: number[] };
   burst: { edits: number; editMs: number; patches: number; deploys: number; finalAppliedMs: number };
 }
@@ -58,14 +65,14 @@ class Child {
       if (id !== undefined) this.#waiting.get(id)?.(msg);
     });
   }
-  ask<T = Record<string, unknown>>(cmd: string): Promise<T> {
+  ask<T = Record<string, unknown>>(cmd: string, extra: Record<string, unknown> = {}): Promise<T> {
     const id = ++this.#seq;
     return new Promise<T>((resolve) => {
       this.#waiting.set(id, (m) => {
         this.#waiting.delete(id);
         resolve(m as T);
       });
-      this.proc.send({ id, cmd });
+      this.proc.send({ id, cmd, ...extra });
     });
   }
 }
@@ -124,8 +131,12 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
         TEMPLATES_DIR: join(projectRoot(), 'templates'),
         HTTP_ADDR: '127.0.0.1:0',
         LOG_LEVEL: 'warn',
+        // V8 sized as the image sizes it; BENCH_NODE_OPTIONS replaces that ('' for V8's defaults).
+        NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions(),
+        // glibc malloc tuning passes through, to study native memory (e.g. MALLOC_ARENA_MAX=2).
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES')),
       },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      stdio: ['ignore', process.env.BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit', 'ipc'],
     });
     child = new Child(proc);
     await child.ready;
@@ -150,9 +161,38 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
     };
     log(`adoption: ${JSON.stringify(adoption)}`);
 
-    // Steady state: one converged resync, then an idle window at default settings.
-    await sleep(2000);
+    // Steady state at default settings: an idle window, then one converged resync. Adoption's and
+    // the resync's own garbage collections (V8 compacts a heap a while after a burst of work ends)
+    // are counted with them, not with the idle rate: each is followed by SETTLE_MS before the
+    // next measurement starts.
+    const SETTLE_MS = 15_000;
+    await sleep(SETTLE_MS);
+    const idleMs = 20_000;
+    // Turns of the env checker's rotation; its memory of adoption's reads (which lets a turn pass
+    // without a call for an hour) is dropped, so the window shows the steady cost of env checks.
+    const envCheck = await c.ask<{ spacingMs: number; targets: number }>('envcheck');
+    const envTurnsPerSecond = 1000 / envCheck.spacingMs;
+    // BENCH_PROFILE=<file.cpuprofile>: a CPU profile of the daemon over the idle window.
+    const profile = process.env.BENCH_PROFILE;
+    if (profile) await c.ask('profile-start');
+    const cpu0 = (await c.ask<{ micros: number }>('cpu')).micros;
+    const e0 = sim.requestLog.length;
+    // RSS as it is while idle (no forced collection), sampled every second over the window.
+    const idleRss: number[] = [];
+    const sampleRss = async (ms: number, into: number[]) => {
+      for (const end = Date.now() + ms; Date.now() < end; ) {
+        await sleep(Math.min(1000, end - Date.now()));
+        into.push((await c.ask<{ rss: number }>('rss')).rss / 2 ** 20);
+      }
+    };
+    await sampleRss(idleMs, idleRss);
+    const cpu1 = (await c.ask<{ micros: number }>('cpu')).micros;
+    if (profile) await c.ask('profile-stop', { path: profile });
+    const envReadsPerSecond = sim.requestLog.slice(e0).filter((r) => ENV_READ.test(r.path)).length / (idleMs / 1000);
+    const idleCpuPercent = ((cpu1 - cpu0) / 1000 / idleMs) * 100;
+
     const r0 = sim.requestLog.length;
+    const w0 = performance.now();
     const resync = await c.ask<{ keys: number; cpuMicros: number; ms: number }>('resync');
     const resyncCalls = sim.requestLog
       .slice(r0)
@@ -160,25 +200,20 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
       .map((r) => `${r.method} ${r.path}`)
       .sort();
     if (resync.keys !== 0) log(`warning: converged resync found ${resync.keys} differing keys`);
-    const idleMs = 20_000;
-    // Turns of the env checker's rotation; its memory of adoption's reads (which lets a turn pass
-    // without a call for an hour) is dropped, so the window shows the steady cost of env checks.
-    const envCheck = await c.ask<{ spacingMs: number; targets: number }>('envcheck');
-    const envTurnsPerSecond = 1000 / envCheck.spacingMs;
-    const cpu0 = (await c.ask<{ micros: number }>('cpu')).micros;
-    const e0 = sim.requestLog.length;
-    await sleep(idleMs);
-    const cpu1 = (await c.ask<{ micros: number }>('cpu')).micros;
-    const envReadsPerSecond = sim.requestLog.slice(e0).filter((r) => ENV_READ.test(r.path)).length / (idleMs / 1000);
-    const idleCpuPercent = ((cpu1 - cpu0) / 1000 / idleMs) * 100;
-    // Default RESYNC_INTERVAL_SECONDS: one resync's CPU every 300 s on top of the idle rate, and as
-    // much again for the full pass after PocketBase closes an idle realtime stream (every 5 min at
+    const afterResyncRss: number[] = [];
+    await sampleRss(SETTLE_MS, afterResyncRss);
+    const cpu2 = (await c.ask<{ micros: number }>('cpu')).micros;
+    // The resync and what it left to do (its collections), above the idle rate over the same time.
+    const resyncTotalCpuMs = Math.max(0, (cpu2 - cpu1) / 1000 - ((performance.now() - w0) * idleCpuPercent) / 100);
+    // Default RESYNC_INTERVAL_SECONDS: one resync every 300 s on top of the idle rate, and as much
+    // again for the full pass after PocketBase closes an idle realtime stream (every 5 min at
     // worst), which the idle window does not see.
-    const cpuPercent = idleCpuPercent + ((2 * resync.cpuMicros) / 1000 / 300_000) * 100;
+    const cpuPercent = idleCpuPercent + ((2 * resyncTotalCpuMs) / 300_000) * 100;
     const steady = {
       resyncCalls,
       resyncMs: Math.round(resync.ms),
       resyncCpuMs: Math.round(resync.cpuMicros / 1000),
+      resyncTotalCpuMs: Math.round(resyncTotalCpuMs),
       idleCpuPercent,
       cpuPercent,
       envReadsPerSecond,
@@ -189,8 +224,10 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
 
     const mem = await c.ask<{ rss: number; heapBefore: number; heapAfter: number }>('memory');
     log(`memory detail: ${JSON.stringify(mem)}`);
-    const memory = { rssMiB: mem.rss / 2 ** 20, retainedHeapMiB: mem.heapAfter / 2 ** 20, garbageMiB: Math.max(0, mem.heapBefore - mem.heapAfter) / 2 ** 20 };
+    const memory = { idleRssMiB: median(idleRss), idleRssMaxMiB: Math.max(...idleRss, ...afterResyncRss), rssAfterGcMiB: mem.rss / 2 ** 20, retainedHeapMiB: mem.heapAfter / 2 ** 20, garbageMiB: Math.max(0, mem.heapBefore - mem.heapAfter) / 2 ** 20 };
     log(`memory: ${JSON.stringify(memory)}`);
+    // BENCH_HEAPSNAPSHOT=1: a heap snapshot of the converged daemon (summarise it with bench/heap-summary.ts).
+    if (process.env.BENCH_HEAPSNAPSHOT) log(`heap snapshot: ${(await c.ask<{ path: string }>('heapsnapshot')).path}`);
 
     // Change → first Coolify write, one edit at a time on different stacks.
     const samples: number[] = [];

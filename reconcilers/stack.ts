@@ -14,7 +14,7 @@ import type { ReconcileKey, Stack, StackStatusPatch, Tenant } from '../src/pocke
 import type { StackApply } from '../src/templates/types.js';
 import type { EngineContext } from '../src/engine/context.js';
 import { trackRecordSecrets } from '../src/engine/policy.js';
-import { stackHostInputs, tenantHostInputs } from '../src/engine/peer-listing.js';
+import { peerIndex, stackHostInputs, tenantHostInputs } from '../src/engine/peer-listing.js';
 import { findStackService, observeStackService, projectBelongsTo, type ObservedService, type ServiceLookup } from './coolify-lookup.js';
 import { holdApply, releaseHold } from './coalesce.js';
 import { envDifferences } from '../src/engine/env-check.js';
@@ -148,30 +148,32 @@ async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   const plan = await ctx.store.getPlan(tenant.planId);
   if (!plan) return { kind: 'error' as const, message: missingPlanMessage(tenant) };
   const peers = await ctx.peers(stack.id);
-  const { tenants, stacks } = peers;
-  const tenantsById = new Map(tenants.map((t) => [t.id, t]));
-  const listed = stacks.find((s) => s.id === stack.id);
-  const listedTenant = listed ? tenantsById.get(listed.tenantId) : undefined;
-  tenantsById.set(tenant.id, tenant);
+  const index = peerIndex(peers);
+  const listed = index.stacksById.get(stack.id);
+  const listedTenant = listed ? index.tenantsById.get(listed.tenantId) : undefined;
   // The freshly read records win over the listing (they may be a few ms newer).
-  const all = [...stacks.filter((s) => s.id !== stack.id), stack];
+  const tenantOf = (id: string) => (id === tenant.id ? tenant : index.tenantsById.get(id));
   // Host ownership over every stack is computed once per listing, not once per reconcile (at
   // 10,000 stacks that is most of a reconcile's CPU), and reused while this stack's and its
   // tenant's host inputs are as listed; a changed stack gets its own computation.
   const hostOwners = () => {
-    const entries = all.flatMap((s) => {
-      const t = tenantsById.get(s.tenantId);
-      return t ? [{ tenant: t, stack: s }] : [];
-    });
+    const entries: { tenant: Tenant; stack: Stack }[] = [];
+    for (const s of peers.stacks) {
+      const t = s.id === stack.id ? undefined : tenantOf(s.tenantId);
+      if (t) entries.push({ tenant: t, stack: s });
+    }
+    const own = tenantOf(stack.tenantId);
+    if (own) entries.push({ tenant: own, stack });
     return ctx.policy.hostOwners(entries);
   };
   const reuse = sameHostInputs(listed && listedTenant ? { tenant: listedTenant, stack: listed } : undefined, { tenant, stack });
   if (reuse) peers.hostOwners ??= hostOwners();
+  const others = (index.stacksByTenant.get(tenant.id) ?? []).filter((s) => s.id !== stack.id);
   return ctx.policy.decide({
     tenant,
     plan,
     stack,
-    tenantStacks: all.filter((s) => s.tenantId === tenant.id),
+    tenantStacks: stack.tenantId === tenant.id ? [...others, stack] : others,
     hostOwners: reuse && peers.hostOwners ? peers.hostOwners : hostOwners(),
     routerBaseUrl: ctx.settings.routerBaseUrl,
   });
@@ -289,15 +291,20 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
  * services are listed: after a marker lookup, or while this process knows the stack had some.
  * `observe`: answered from the shared view when it can be (status polls, marker lookups before a
  * create, adoption, resync work, anything while the view is fresh); a deletion always reads the
- * service it acts on. `edited`: the record asks for a change not applied yet; an edit of a settled
- * stack reads its one service when the view is not fresh rather than wait for a list of every
- * service (25 MB at 10,000 stacks) — it reads the service's detail for its public URLs anyway.
+ * service it acts on. When the view is not fresh, a stack with a recorded uuid reads its one
+ * service instead of waiting for a list of every service (25 MB at 10,000 stacks) if it was
+ * `edited` (the record asks for a change not applied yet; the service's detail is read for its
+ * public URLs anyway) while settled, or if at most LONE_WATCHERS stacks asked within the poll
+ * interval (a lone status poll after one edit's deploy).
  */
 async function lookupService(ctx: EngineContext, stack: Stack, observe = false, edited = false): Promise<ServiceLookup> {
   const view = ctx.view;
   const duplicates = ctx.memory.duplicates.has(stack.id);
   if (observe && view && !duplicates) {
-    const direct = edited && !watching(ctx, stack) && !view.hasFreshFor(stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs);
+    const poll = ctx.settings.statusPollMs;
+    const watchers = view.noteWatcher(stack.id, poll);
+    const uuid = stack.coolifyServiceUuid;
+    const direct = uuid !== '' && ((edited && !watching(ctx, stack)) || watchers <= LONE_WATCHERS) && !view.hasFreshFor(stack.id, uuid, poll);
     if (!direct) {
       // A pass the view is waiting on does not outlive the reconcile's own deadline.
       return raceAbort(ctx.signal, () => observeStackService(view, ctx.coolify, stack.id, stack.coolifyServiceUuid, ctx.settings.statusPollMs));
@@ -321,6 +328,13 @@ function watching(ctx: EngineContext, stack: Stack): boolean {
   const last = ctx.memory.lifecycle.get(stack.coolifyServiceUuid);
   return last !== undefined && ctx.clock.now() - last.at < ctx.settings.lifecycleGraceMs;
 }
+
+/**
+ * Up to this many stacks asking to see their service within one poll interval each read their own
+ * (a GET each, where one list would do): three calls against the rate limit instead of one, but no
+ * list of every service to send and parse for them.
+ */
+const LONE_WATCHERS = 3;
 
 /** Stack statuses that wait for nothing in Coolify. */
 const SETTLED: ReadonlySet<Stack['status']> = new Set<Stack['status']>(['running', 'degraded', 'stopped', 'suspended', 'error']);

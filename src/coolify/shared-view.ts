@@ -43,6 +43,9 @@ export class SharedCoolifyView {
   /** Projects read by GET since the last full pass (project uuid → tenant and project). */
   readonly #remembered = new Map<string, { tenantId: string; project: CoolifyProject; at: number }>();
 
+  /** Stack id → when it last asked to see its service (`noteWatcher`), epoch ms, oldest first. */
+  readonly #watchers = new Map<string, number>();
+
   constructor(inventory: CoolifyInventory, now: () => number) {
     this.#inventory = inventory;
     this.#now = now;
@@ -96,6 +99,24 @@ export class SharedCoolifyView {
   hasFreshFor(stackId: string, uuid: string, maxAgeMs: number): boolean {
     const at = this.#freshBound(stackId, uuid, maxAgeMs);
     return (this.#current !== undefined && this.#current.observedAt > at) || (this.#pass !== undefined && this.#pass.startedAt > at);
+  }
+
+  /**
+   * Notes that `stackId` wants to see its service now and answers how many stacks, itself
+   * included, asked within the last `windowMs`. One list call serves any number of them, but at
+   * 10,000 services it is 25 MB to send and parse: a stack that is nearly alone in asking is
+   * cheaper served by a GET of its one service. Memory: one entry per stack that asked within the
+   * window (older ones are dropped here, oldest first).
+   */
+  noteWatcher(stackId: string, windowMs: number): number {
+    const now = this.#now();
+    this.#watchers.delete(stackId);
+    this.#watchers.set(stackId, now);
+    for (const [id, at] of this.#watchers) {
+      if (at > now - windowMs) break;
+      this.#watchers.delete(id);
+    }
+    return this.#watchers.size;
   }
 
   /** The time (epoch ms) a snapshot must be observed after to serve `freshFor`. */

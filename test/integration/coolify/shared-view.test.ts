@@ -57,6 +57,19 @@ describe('SharedCoolifyView (simulator)', () => {
     expect(view.stats).toEqual({ full: 1, servicesOnly: 2 });
   });
 
+  it('counts the stacks that asked to see their service within the window, each once', () => {
+    // 5 s window on the injected clock: a stack asking again counts once; older asks drop out.
+    expect(view.noteWatcher('s1', 5_000)).toBe(1);
+    now += 1_000;
+    expect(view.noteWatcher('s2', 5_000)).toBe(2);
+    expect(view.noteWatcher('s1', 5_000)).toBe(2);
+    now += 4_500;
+    // s2 asked 4.5 s ago, s1 was re-noted at the same time, s3 now.
+    expect(view.noteWatcher('s3', 5_000)).toBe(3);
+    now += 1_000;
+    expect(view.noteWatcher('s3', 5_000)).toBe(1);
+  });
+
   it('keeps a project read by GET through services-only passes until a later full pass decides', async () => {
     await view.observe();
     // A tenant's project created after the full pass, verified by GET and remembered.

@@ -8,6 +8,7 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load, loadAll } from 'js-yaml';
+import { imageNodeOptions, v8SizeFlag } from '../../../bench/image-options.js';
 import { CONFIG_VARIABLES } from '../../../src/config.js';
 import { projectRoot } from '../../../src/pocketbase/server-process.js';
 
@@ -32,6 +33,24 @@ function seconds(duration: string): number {
   return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0);
 }
 
+/** A memory quantity of compose (`384M`, binary) or Kubernetes (`384Mi`), in MiB. */
+function mebibytes(quantity: string): number {
+  const m = /^(\d+)(Mi|M|Gi|G)$/.exec(quantity);
+  if (!m) throw new Error(`not a memory quantity: ${quantity}`);
+  return Number(m[1]) * (m[2]!.startsWith('G') ? 1024 : 1);
+}
+
+/**
+ * A container memory limit leaves the image's V8 old-space cap room: the rest of the process (the
+ * node binary, the young generation, code, native buffers) takes about 100 MiB, and a kernel OOM
+ * kill below the cap would cut reconciles off where V8 would have collected instead.
+ */
+function leavesHeapRoom(limit: string): void {
+  const cap = v8SizeFlag(imageNodeOptions(), 'max-old-space-size');
+  expect(cap).toBeDefined();
+  expect(mebibytes(limit)).toBeGreaterThanOrEqual(cap! + 128);
+}
+
 /** Variables whose value is a URL the daemon connects to. */
 const URL_VARIABLES = ['POCKETBASE_URL', 'COOLIFY_URL', 'ROUTER_BASE_URL'];
 
@@ -46,6 +65,11 @@ describe('deploy/compose.yaml', () => {
     expect(seconds(healthcheck.interval)).toBeGreaterThan(0);
     expect(seconds(service!.stop_grace_period as string)).toBeGreaterThanOrEqual(40);
     expect(service!.restart).toBe('unless-stopped');
+  });
+
+  it("its memory limit leaves room for the image's V8 heap cap", () => {
+    const limits = (service!.deploy as { resources: { limits: { memory: string } } }).resources.limits;
+    leavesHeapRoom(limits.memory);
   });
 
   it('no loopback URL in its environment or its env file (the example it is copied from)', () => {
@@ -87,7 +111,7 @@ describe('deploy/kubernetes.yaml', () => {
     expect(container.env.find((e) => e.name === 'LEASE_IDENTITY')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
-    expect(container.resources.limits.memory).toBeDefined();
+    leavesHeapRoom(container.resources.limits.memory!);
     expect(container.resources.requests.cpu).toBeDefined();
   });
 

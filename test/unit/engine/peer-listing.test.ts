@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ManualClock } from '../../../src/clock.js';
-import { PeerListing } from '../../../src/engine/peer-listing.js';
+import { PeerListing, peerIndex } from '../../../src/engine/peer-listing.js';
 import type { StorePort } from '../../../src/engine/ports.js';
 import type { Stack, Tenant } from '../../../src/pocketbase/types.js';
 import { stack as stackFixture } from '../templates/fixtures.js';
@@ -141,5 +141,18 @@ describe('PeerListing', () => {
     peers.close();
     expect(own.pending).toBe(0);
   });
-});
 
+  it('indexes a listing once: records by id, and each tenant\'s stacks in listing order', () => {
+    const snapshot = {
+      tenants: [{ id: 't1' } as Tenant, { id: 't2' } as Tenant],
+      stacks: [stackFixture({ id: 'a', tenantId: 't1' }), stackFixture({ id: 'b', tenantId: 't2' }), stackFixture({ id: 'c', tenantId: 't1' })],
+    };
+    const index = peerIndex(snapshot);
+    expect(index.stacksById.get('b')?.tenantId).toBe('t2');
+    expect(index.tenantsById.has('t1')).toBe(true);
+    expect(index.stacksByTenant.get('t1')?.map((s) => s.id)).toEqual(['a', 'c']);
+    expect(index.stacksByTenant.has('t3')).toBe(false);
+    // Kept on the snapshot: the next reconcile over the same listing builds nothing.
+    expect(peerIndex(snapshot)).toBe(index);
+  });
+});
