@@ -294,8 +294,8 @@ async function convergeStack(ctx: EngineContext, tenant: Tenant, stack: Stack, d
  * service it acts on. When the view is not fresh, a stack with a recorded uuid reads its one
  * service instead of waiting for a list of every service (25 MB at 10,000 stacks) if it was
  * `edited` (the record asks for a change not applied yet; the service's detail is read for its
- * public URLs anyway) while settled, or if at most LONE_WATCHERS stacks asked within the poll
- * interval (a lone status poll after one edit's deploy).
+ * public URLs anyway) while settled, or if no other stack asked within the poll interval (a lone
+ * status poll after one edit's deploy).
  */
 async function lookupService(ctx: EngineContext, stack: Stack, observe = false, edited = false): Promise<ServiceLookup> {
   const view = ctx.view;
@@ -331,10 +331,11 @@ function watching(ctx: EngineContext, stack: Stack): boolean {
 
 /**
  * Up to this many stacks asking to see their service within one poll interval each read their own
- * (a GET each, where one list would do): three calls against the rate limit instead of one, but no
- * list of every service to send and parse for them.
+ * (a GET each, where one list would serve them all). One: a lone watcher's GET costs the rate
+ * limit what a list costs, without a list of every service to send and parse; two GETs would cost
+ * twice a list's calls, which a cold start at a binding rate limit cannot spare.
  */
-const LONE_WATCHERS = 3;
+const LONE_WATCHERS = 1;
 
 /** Stack statuses that wait for nothing in Coolify. */
 const SETTLED: ReadonlySet<Stack['status']> = new Set<Stack['status']>(['running', 'degraded', 'stopped', 'suspended', 'error']);

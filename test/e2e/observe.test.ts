@@ -91,8 +91,8 @@ describe('observing Coolify once for everyone', () => {
     // full interval has passed when it waits for a write noted late), never one per stack.
     expect(lists).toBeLessThanOrEqual(Math.ceil((lastList - firstDeploy) / 1000) + 3);
     expect(lists).toBeLessThan(w.stacks.length / 4);
-    // A stack nearly alone in asking reads its own service (at most three do so per interval):
-    // only the first polls, before the others have asked, or the last ones may.
+    // A stack alone in asking within an interval reads its own service: only the first poll,
+    // before the others have asked, or the last one may.
     expect(gets).toBeLessThanOrEqual(6);
   }, 180_000);
 
