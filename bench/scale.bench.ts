@@ -172,7 +172,8 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
     // without a call for an hour) is dropped, so the window shows the steady cost of env checks.
     const envCheck = await c.ask<{ spacingMs: number; targets: number }>('envcheck');
     const envTurnsPerSecond = 1000 / envCheck.spacingMs;
-    // BENCH_PROFILE=<file.cpuprofile>: a CPU profile of the daemon over the idle window.
+    // BENCH_PROFILE=<prefix>: CPU profiles of the daemon over the idle window and over the resync
+    // with the 15 s after it (<prefix>.idle.cpuprofile, <prefix>.resync.cpuprofile).
     const profile = process.env.BENCH_PROFILE;
     if (profile) await c.ask('profile-start');
     const cpu0 = (await c.ask<{ micros: number }>('cpu')).micros;
@@ -187,10 +188,11 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
     };
     await sampleRss(idleMs, idleRss);
     const cpu1 = (await c.ask<{ micros: number }>('cpu')).micros;
-    if (profile) await c.ask('profile-stop', { path: profile });
+    if (profile) await c.ask('profile-stop', { path: `${profile}.idle.cpuprofile` });
     const envReadsPerSecond = sim.requestLog.slice(e0).filter((r) => ENV_READ.test(r.path)).length / (idleMs / 1000);
     const idleCpuPercent = ((cpu1 - cpu0) / 1000 / idleMs) * 100;
 
+    if (profile) await c.ask('profile-start');
     const r0 = sim.requestLog.length;
     const w0 = performance.now();
     const resync = await c.ask<{ keys: number; cpuMicros: number; ms: number }>('resync');
@@ -203,6 +205,7 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
     const afterResyncRss: number[] = [];
     await sampleRss(SETTLE_MS, afterResyncRss);
     const cpu2 = (await c.ask<{ micros: number }>('cpu')).micros;
+    if (profile) await c.ask('profile-stop', { path: `${profile}.resync.cpuprofile` });
     // The resync and what it left to do (its collections), above the idle rate over the same time.
     const resyncTotalCpuMs = Math.max(0, (cpu2 - cpu1) / 1000 - ((performance.now() - w0) * idleCpuPercent) / 100);
     // Default RESYNC_INTERVAL_SECONDS: one resync every 300 s on top of the idle rate, and as much
