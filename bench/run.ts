@@ -85,7 +85,7 @@ row(`steady: Coolify calls of one converged resync (env checks apart)`, scale.st
 row(`steady: env reads per second (services ÷ ENV_CHECK_INTERVAL_SECONDS)`, scale.steady.envReadsPerSecond, scale.steady.envReadsBound, '', 2);
 row(`steady: daemon CPU, default settings (idle + 2 full passes/300 s)`, scale.steady.cpuPercent, 2, ' %', 2);
 row(`memory: daemon RSS while idle, median of 1 s samples`, scale.memory.idleRssMiB, 150, ' MiB');
-out(`memory: RSS at most ${fixed(scale.memory.idleRssMaxMiB)} MiB (idle, and the 15 s after a resync); after a forced GC ${fixed(scale.memory.rssAfterGcMiB)} MiB`);
+out(`memory: RSS at most ${fixed(scale.memory.idleRssMaxMiB)} MiB (idle, and the 15 s after a resync); peak since start (adoption) ${fixed(scale.memory.peakRssMiB)} MiB; after a forced GC ${fixed(scale.memory.rssAfterGcMiB)} MiB`);
 out(`memory: heap retained after a forced GC ${fixed(scale.memory.retainedHeapMiB)} MiB (${fixed((scale.memory.retainedHeapMiB * 1024) / n, 1)} KiB per stack), garbage ${fixed(scale.memory.garbageMiB)} MiB`);
 row(`burst of 200 edits in ${scale.burst.editMs} ms: deploys`, scale.burst.deploys, 2, '', 0);
 out(`burst: ${scale.burst.patches} PATCHes`);

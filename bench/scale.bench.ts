@@ -40,9 +40,10 @@ export interface ScaleBenchResult {
   steady: { resyncCalls: string[]; resyncMs: number; resyncCpuMs: number; resyncTotalCpuMs: number; idleCpuPercent: number; cpuPercent: number; envReadsPerSecond: number; envTurnsPerSecond: number; envReadsBound: number };
   /**
    * RSS (MiB) while idle, sampled every second without forcing a collection (median; highest over
-   * the idle window and the 15 s after a resync), and after a forced full GC; heap retained after that GC apart from the garbage it freed.
+   * the idle window and the 15 s after a resync), the process's peak since it started (adoption),
+   * and after a forced full GC; heap retained after that GC apart from the garbage it freed.
    */
-  memory: { idleRssMiB: number; idleRssMaxMiB: number; rssAfterGcMiB: number; retainedHeapMiB: number; garbageMiB: number };
+  memory: { idleRssMiB: number; idleRssMaxMiB: number; peakRssMiB: number; rssAfterGcMiB: number; retainedHeapMiB: number; garbageMiB: number };
   latency: { samples: number; p50Ms: number; p99Ms: number; worstMs: number[] };
   burst: { edits: number; editMs: number; patches: number; deploys: number; finalAppliedMs: number };
 }
@@ -225,9 +226,9 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
     };
     log(`steady: ${JSON.stringify(steady)}`);
 
-    const mem = await c.ask<{ rss: number; heapBefore: number; heapAfter: number }>('memory');
+    const mem = await c.ask<{ rss: number; heapBefore: number; heapAfter: number; maxRssMiB: number }>('memory');
     log(`memory detail: ${JSON.stringify(mem)}`);
-    const memory = { idleRssMiB: median(idleRss), idleRssMaxMiB: Math.max(...idleRss, ...afterResyncRss), rssAfterGcMiB: mem.rss / 2 ** 20, retainedHeapMiB: mem.heapAfter / 2 ** 20, garbageMiB: Math.max(0, mem.heapBefore - mem.heapAfter) / 2 ** 20 };
+    const memory = { idleRssMiB: median(idleRss), idleRssMaxMiB: Math.max(...idleRss, ...afterResyncRss), peakRssMiB: mem.maxRssMiB, rssAfterGcMiB: mem.rss / 2 ** 20, retainedHeapMiB: mem.heapAfter / 2 ** 20, garbageMiB: Math.max(0, mem.heapBefore - mem.heapAfter) / 2 ** 20 };
     log(`memory: ${JSON.stringify(memory)}`);
     // BENCH_HEAPSNAPSHOT=1: a heap snapshot of the converged daemon (summarise it with bench/heap-summary.ts).
     if (process.env.BENCH_HEAPSNAPSHOT) log(`heap snapshot: ${(await c.ask<{ path: string }>('heapsnapshot')).path}`);
