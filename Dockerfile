@@ -23,8 +23,8 @@ RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --
 FROM node:24-bookworm-slim
 # V8 sizes its heap for the machine it runs on: on a large host it lets a daemon with 50 MiB of
 # live objects (10,000 stacks) grow to 300 MiB and more before collecting. These bounds keep it
-# near 150 MiB at 10,000 stacks for about 1 % more CPU (README, Performance; `npm run bench` runs
-# the daemon with them). The old-space cap is a ceiling, not a target: it covers about 30,000
+# near 130 MiB while idle at 10,000 stacks, at the cost of more frequent collections (README,
+# Performance; `npm run bench` runs the daemon with them). The old-space cap is a ceiling, not a target: it covers about 30,000
 # stacks; raise it (and the container's memory limit, at least 128 MiB above it) for more.
 ENV NODE_ENV=production \
     TEMPLATES_DIR=/app/templates \
