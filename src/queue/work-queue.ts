@@ -26,6 +26,9 @@ import { KeyFifo } from './key-fifo.js';
 import { QueueShutdownError, ReconcileTimeoutError, RetryAfterError } from './queue-errors.js';
 
 /** high = a real change (realtime event, admin edit); low = resync and poll work. */
+
+/** Smallest size of the rate-limited add counts at which they are swept. */
+const REQUEUES_SWEEP_MIN = 1024;
 export type Priority = 'high' | 'low';
 
 export type ReconcileResult = { requeueAfterMs?: number } | void;
@@ -114,6 +117,8 @@ export class WorkQueue {
    * does, and so does a quiet spell longer than the backoff cap.
    */
   readonly #requeues = new Map<string, { n: number; at: number }>();
+  /** `#requeues` is swept of entries past the backoff cap when it grows beyond this size. */
+  #requeuesSweepAt = REQUEUES_SWEEP_MIN;
   #highStreak = 0;
   #started = false;
   /** Set the moment shutdown() is called; from then on nothing new is queued or started. */
@@ -228,9 +233,26 @@ export class WorkQueue {
     const last = this.#requeues.get(key);
     const n = last && now - last.at <= this.#backoff.maxMs ? last.n + 1 : 1;
     this.#requeues.set(key, { n, at: now });
+    if (this.#requeues.size > this.#requeuesSweepAt) this.#sweepRequeues(now);
     const timer = this.#timers.get(key);
     if (timer?.retry) return;
     this.#addAfter(key, this.#backoff.delayMs(n), options.priority ?? 'low', false);
+  }
+
+  /**
+   * Drops counts older than the backoff cap: they count as no add at all (the next add starts at
+   * one), and a key that never runs again (its record was deleted) would otherwise keep its entry
+   * for good. Sweeping only when the map has doubled since the last sweep keeps an add O(1)
+   * amortised and the map within twice what the last sweep kept (at least REQUEUES_SWEEP_MIN).
+   */
+  #sweepRequeues(now: number): void {
+    for (const [key, { at }] of this.#requeues) if (now - at > this.#backoff.maxMs) this.#requeues.delete(key);
+    this.#requeuesSweepAt = Math.max(REQUEUES_SWEEP_MIN, 2 * this.#requeues.size);
+  }
+
+  /** Keys with a rate-limited add count (see `addRateLimited`); swept as the map grows. */
+  get rateLimitedKeys(): number {
+    return this.#requeues.size;
   }
 
   /** Resets the key's failure and rate-limited add counts (an admin changed the record). */

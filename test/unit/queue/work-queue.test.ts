@@ -363,6 +363,18 @@ describe('WorkQueue: rate-limited adds between keys', () => {
     expect(h.runningKeys()).toEqual(['tenant:t']);
   });
 
+  it('forgets the counts of keys that never run again once they are older than the backoff cap', async () => {
+    // Stacks deleted after asking for their tenant leave no count behind for good: 5,000 keys asked
+    // for and never seen again, then (past the cap) 5,000 others; only the recent ones are kept.
+    const { queue, advance } = setup({ backoff: { baseMs: 1000, maxMs: 8000 } });
+    for (let i = 0; i < 5000; i++) queue.addRateLimited(`stack:old-${i}`);
+    await advance(8001);
+    for (let i = 0; i < 5000; i++) queue.addRateLimited(`stack:new-${i}`);
+    // Kept for good, the old counts would make 10,000; the recent ones are all still counted.
+    expect(queue.rateLimitedKeys).toBeLessThan(10_000);
+    expect(queue.rateLimitedKeys).toBeGreaterThanOrEqual(5000);
+  });
+
   it('lets a key waiting out a failure keep waiting when another reconcile asks for it', async () => {
     const { h, queue, advance } = setup({ backoff: { baseMs: 10_000, maxMs: 60_000 } });
     queue.start();
