@@ -25,7 +25,8 @@ import { join } from 'node:path';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../src/config.js';
 import { startDaemon } from '../src/engine/daemon.js';
-import { silentLogger } from '../src/logging/logger.js';
+import { createLogger, silentLogger } from '../src/logging/logger.js';
+import { Redactor } from '../src/logging/redactor.js';
 
 interface Request {
   id: number;
@@ -42,7 +43,8 @@ const envChecksPerMinute = process.env.BENCH_ENV_CHECKS_PER_MINUTE;
 const daemon = await startDaemon({
   config,
   deps: {
-    logger: silentLogger(),
+    // BENCH_DAEMON_LOG=<level>: the daemon's log as text on stdout (with BENCH_CHILD_STDOUT=1).
+    logger: process.env.BENCH_DAEMON_LOG ? createLogger({ level: process.env.BENCH_DAEMON_LOG, format: 'text', redactor: new Redactor() }) : silentLogger(),
     ...(envChecksPerMinute !== undefined ? { envChecksPerMinute: Number(envChecksPerMinute) } : {}),
   },
 });

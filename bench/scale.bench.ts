@@ -131,7 +131,9 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
         ROUTER_BASE_URL,
         TEMPLATES_DIR: join(projectRoot(), 'templates'),
         HTTP_ADDR: '127.0.0.1:0',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: process.env.BENCH_DAEMON_LOG ?? 'warn',
+        // BENCH_DAEMON_LOG=<level> (with BENCH_CHILD_STDOUT=1): the daemon's log as text on stdout.
+        ...(process.env.BENCH_DAEMON_LOG ? { BENCH_DAEMON_LOG: process.env.BENCH_DAEMON_LOG } : {}),
         // V8 sized as the image sizes it; BENCH_NODE_OPTIONS replaces that ('' for V8's defaults).
         NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions(),
         // glibc malloc tuning passes through, to study native memory (e.g. MALLOC_ARENA_MAX=2).
@@ -141,6 +143,13 @@ export async function runScaleBench(options: { tenants: number; perTenant: numbe
     });
     child = new Child(proc);
     await child.ready;
+    // BENCH_PROFILE_START=<file>: a CPU profile of the daemon's first 60 s (its first resync).
+    const startProfile = process.env.BENCH_PROFILE_START;
+    if (startProfile) {
+      const c = child;
+      await c.ask('profile-start');
+      setTimeout(() => void c.ask('profile-stop', { path: startProfile }).then(() => log(`start profile written: ${startProfile}`)), 60_000);
+    }
     const c = child;
     const quiet = async () => {
       const q = await c.ask<{ depth: number; inFlight: number }>('queue');

@@ -196,15 +196,22 @@ export class CoolifyInventory {
    */
   async #environmentMap(projects: CoolifyProject[], needed: Set<number>, ours: Set<string>): Promise<Map<number, EnvInfo>> {
     const map = new Map<number, EnvInfo>();
-    const index = () => {
-      map.clear();
-      for (const [projectUuid, list] of this.#environments) {
-        for (const e of list) map.set(e.id, { projectUuid, name: e.name });
+    const add = (projectUuid: string) => {
+      for (const e of this.#environments.get(projectUuid) ?? []) {
+        map.set(e.id, { projectUuid, name: e.name });
+        unknown.delete(e.id);
       }
     };
-    const missing = () => [...needed].some((id) => !map.has(id));
-    index();
-    if (!missing()) {
+    // Needed ids not mapped yet. Each fetch maps only its own project's environments (a full
+    // re-index after each of 2,000 project reads made adoption O(projects²)), and the reads stop
+    // as soon as nothing is unknown.
+    const unknown = new Set(needed);
+    for (const uuid of this.#environments.keys()) add(uuid);
+    const fetch = async (uuid: string) => {
+      await this.#fetchEnvironments(uuid);
+      add(uuid);
+    };
+    if (unknown.size === 0) {
       this.#unresolved.clear();
       return map;
     }
@@ -212,23 +219,22 @@ export class CoolifyInventory {
     const uncached = projects.filter((p) => !this.#environments.has(p.uuid));
     const ordered = [...uncached.filter((p) => ours.has(p.uuid)), ...uncached.filter((p) => !ours.has(p.uuid))];
     for (const p of ordered) {
-      await this.#fetchEnvironments(p.uuid);
-      index();
-      if (!missing()) {
+      await fetch(p.uuid);
+      if (unknown.size === 0) {
         this.#unresolved.clear();
         return map;
       }
     }
     // Still unknown: an environment was added to a cached project. Refresh our projects, once per
     // new unknown id, so a service in an unlisted project does not cost calls on every pass.
-    if ([...needed].some((id) => !map.has(id) && !this.#unresolved.has(id))) {
+    if ([...unknown].some((id) => !this.#unresolved.has(id))) {
+      const fetched = new Set(uncached.map((p) => p.uuid));
       for (const p of projects) {
-        if (!ours.has(p.uuid) || uncached.includes(p)) continue;
-        await this.#fetchEnvironments(p.uuid);
+        if (!ours.has(p.uuid) || fetched.has(p.uuid)) continue;
+        await fetch(p.uuid);
       }
-      index();
     }
-    this.#unresolved = new Set([...needed].filter((id) => !map.has(id)));
+    this.#unresolved = new Set(unknown);
     return map;
   }
 

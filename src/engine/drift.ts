@@ -192,7 +192,7 @@ export class DriftResync {
       for (const t of tenants) o.redactor.track(t.routerApiKey);
       for (const s of stacks) trackRecordSecrets(o.redactor, o.policy, undefined, s);
       o.redactor.sweep();
-      plan = planDrift({
+      plan = await planDrift({
         plans,
         tenants,
         stacks,

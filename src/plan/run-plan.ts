@@ -143,7 +143,7 @@ export async function runPlan(options: PlanOptions): Promise<PlanResult> {
   // comparison and the reconcilers' lookups, and the recorded writes are noted in it.
   const view = new SharedCoolifyView(new CoolifyInventory(coolify, { now: () => clock.now(), composeDigest: policy.composeDigest }), () => clock.now());
   const inventory = await view.observe();
-  const drift = planDrift({
+  const drift = await planDrift({
     plans,
     tenants,
     stacks,

@@ -72,15 +72,32 @@ function input(stacks: Stack[], services: ManagedService[]): DriftInput {
 }
 
 describe('planDrift', () => {
-  it('finds nothing to do in a converged system', () => {
+  it('gives the event loop a turn between stacks when its pause point asks for one', async () => {
     const pairs = ['a', 'b', 'c'].map((id) => converged(id));
-    const plan = planDrift(input(pairs.map((p) => p.stack), pairs.map((p) => p.service)));
+    let turns = 0;
+    let served = false;
+    setImmediate(() => (served = true));
+    const plan = await planDrift({
+      ...input(pairs.map((p) => p.stack), pairs.map((p) => p.service)),
+      pause: () => {
+        turns++;
+        return new Promise<void>((resolve) => setImmediate(resolve));
+      },
+    });
+    expect(turns).toBe(3);
+    expect(served).toBe(true);
+    expect([...plan.keys]).toEqual([]);
+  });
+
+  it('finds nothing to do in a converged system', async () => {
+    const pairs = ['a', 'b', 'c'].map((id) => converged(id));
+    const plan = await planDrift(input(pairs.map((p) => p.stack), pairs.map((p) => p.service)));
     expect([...plan.keys]).toEqual([]);
     expect(plan.refusal).toBeUndefined();
     expect(plan.envTargets.map((t) => t.stackId).sort()).toEqual(['a', 'b', 'c']);
   });
 
-  it('marks each kind of drift', () => {
+  it('marks each kind of drift', async () => {
     const crashed = converged('crashed');
     crashed.service.status = 'exited';
     const edited = converged('edited');
@@ -89,10 +106,10 @@ describe('planDrift', () => {
     const stale = converged('stale');
     stale.stack.coolifyServiceUuid = '';
     const stopped = converged('stopped', { desiredStatus: 'stopped' });
-    const keys = planDrift(input(
+    const keys = (await planDrift(input(
       [crashed.stack, edited.stack, missing.stack, stale.stack, stopped.stack],
       [crashed.service, edited.service, stale.service, stopped.service],
-    )).keys;
+    ))).keys;
     expect(keys.get('stack:crashed')).toMatch(/should run but is exited/);
     expect(keys.get('stack:edited')).toMatch(/compose edited/);
     expect(keys.get('stack:missing')).toMatch(/service missing/);
@@ -100,7 +117,7 @@ describe('planDrift', () => {
     expect(keys.get('stack:stopped')).toMatch(/should be stopped/);
   });
 
-  it('leaves a scheduled deletion alone until it is due', () => {
+  it('leaves a scheduled deletion alone until it is due', async () => {
     const d = converged('d', { desiredStatus: 'deleted', status: 'deleting' });
     d.service.status = 'exited';
     d.service.description = withMarkerTokens(d.service.description, {
@@ -108,22 +125,22 @@ describe('planDrift', () => {
       'delete-seen': new Date(d.stack.updated).toISOString(),
     });
     d.stack.deleteAfter = NOW + 1000;
-    expect(planDrift(input([d.stack], [d.service])).keys.size).toBe(0);
-    expect(planDrift({ ...input([d.stack], [d.service]), now: NOW + 1000 }).keys.get('stack:d')).toMatch(/due/);
+    expect((await planDrift(input([d.stack], [d.service]))).keys.size).toBe(0);
+    expect((await planDrift({ ...input([d.stack], [d.service]), now: NOW + 1000 })).keys.get('stack:d')).toMatch(/due/);
   });
 
-  it('sends a pending deletion whose record changed since the daemon last wrote it to its reconciler', () => {
+  it('sends a pending deletion whose record changed since the daemon last wrote it to its reconciler', async () => {
     const d = converged('d2', { desiredStatus: 'deleted', status: 'deleting', deleteAfter: NOW + 1000 });
     d.service.status = 'exited';
     const deadline = new Date(NOW + 1000).toISOString();
     d.service.description = withMarkerTokens(d.service.description, { 'delete-after': deadline, 'delete-seen': new Date(d.stack.updated - 1).toISOString() });
-    expect(planDrift(input([d.stack], [d.service])).keys.get('stack:d2')).toMatch(/record changed/);
+    expect((await planDrift(input([d.stack], [d.service]))).keys.get('stack:d2')).toMatch(/record changed/);
     // Without a delete-seen token nothing is known about the record: also sent.
     d.service.description = withMarkerTokens(d.service.description, { 'delete-seen': undefined });
-    expect(planDrift(input([d.stack], [d.service])).keys.get('stack:d2')).toMatch(/record changed/);
+    expect((await planDrift(input([d.stack], [d.service]))).keys.get('stack:d2')).toMatch(/record changed/);
   });
 
-  it('sends an invalid stack whose service still carries a deletion deadline to its reconciler', () => {
+  it('sends an invalid stack whose service still carries a deletion deadline to its reconciler', async () => {
     const { stack: s, service } = converged('inv');
     s.template = 'not-a-template';
     const decision = policy.decide({ tenant, plan, stack: s, tenantStacks: [s], hostOwners: new Map(), routerBaseUrl: 'https://r' });
@@ -131,29 +148,29 @@ describe('planDrift', () => {
     // Already showing its error: without a token nothing differs.
     s.status = 'error';
     s.statusMessage = decision.message;
-    expect(planDrift(input([s], [service])).keys.size).toBe(0);
+    expect((await planDrift(input([s], [service]))).keys.size).toBe(0);
     const stale = { ...service, description: withMarkerTokens(service.description, { 'delete-after': new Date(NOW - 1000).toISOString() }) };
-    expect(planDrift(input([s], [stale])).keys.get('stack:inv')).toMatch(/stale deletion token/);
+    expect((await planDrift(input([s], [stale]))).keys.get('stack:inv')).toMatch(/stale deletion token/);
   });
 
-  it('reports duplicates next to an intact stored uuid and sends them to the reconciler only while a copy needs retiring', () => {
+  it('reports duplicates next to an intact stored uuid and sends them to the reconciler only while a copy needs retiring', async () => {
     const { stack: s, service } = converged('dup');
     const copy: ManagedService = { ...service, uuid: 'svc-copy', status: 'running:healthy', createdAt: NOW - 10_000 };
     // Older and running, but the stored uuid keeps the original as the stack's service.
-    const fresh = planDrift(input([s], [copy, service]));
+    const fresh = await planDrift(input([s], [copy, service]));
     expect(fresh.duplicateStacks).toEqual(['dup']);
     expect(fresh.keys.get('stack:dup')).toBe('duplicate services');
     expect(fresh.envTargets.map((t) => t.serviceUuid)).toEqual([service.uuid]);
 
     const retired = { ...copy, status: 'exited', description: withMarkerTokens(copy.description, { 'orphaned-at': new Date(NOW - 1000).toISOString() }) };
-    const waiting = planDrift(input([s], [service, retired]));
+    const waiting = await planDrift(input([s], [service, retired]));
     expect(waiting.duplicateStacks).toEqual(['dup']);
     expect(waiting.keys.size).toBe(0);
-    expect(planDrift({ ...input([s], [service, retired]), now: NOW + 60_000 }).keys.get('stack:dup')).toBe('duplicate services');
-    expect(planDrift(input([s], [service])).duplicateStacks).toEqual([]);
+    expect((await planDrift({ ...input([s], [service, retired]), now: NOW + 60_000 })).keys.get('stack:dup')).toBe('duplicate services');
+    expect((await planDrift(input([s], [service]))).duplicateStacks).toEqual([]);
   });
 
-  it('leaves a stack whose request Coolify rejected alone until the record or its inputs change', () => {
+  it('leaves a stack whose request Coolify rejected alone until the record or its inputs change', async () => {
     const refusedUpdate = (token: string) => {
       const { stack: s, service } = converged('rej');
       // The record now asks for something else than what was applied, and Coolify refused the PATCH.
@@ -167,70 +184,70 @@ describe('planDrift', () => {
     const { s, service, hash } = refusedUpdate('987654321:AAHanotherBotTokenValue0123456789xyz');
     expect(hash).not.toBe(s.appliedHash);
     const rejected = new Map([['rej', hash]]);
-    const waiting = planDrift({ ...input([s], [service]), rejected });
+    const waiting = await planDrift({ ...input([s], [service]), rejected });
     expect(waiting.keys.size).toBe(0);
     expect(waiting.envTargets).toEqual([]);
 
     // Without the memory of that rejection (a restart), it is tried once more.
-    expect(planDrift(input([s], [service])).keys.get('stack:rej')).toBe('applied hash differs');
+    expect((await planDrift(input([s], [service]))).keys.get('stack:rej')).toBe('applied hash differs');
     // The record changed since (another token): a different request, so it is sent.
     const changed = refusedUpdate('111111111:AAHyetAnotherBotTokenValue012345678');
-    expect(planDrift({ ...input([changed.s], [changed.service]), rejected }).keys.get('stack:rej')).toBe('applied hash differs');
+    expect((await planDrift({ ...input([changed.s], [changed.service]), rejected })).keys.get('stack:rej')).toBe('applied hash differs');
     // Something rewrote the status: the record no longer says why it waits, so it is looked at.
     const rewritten = { ...s, status: 'running' as const, statusMessage: '' };
-    expect(planDrift({ ...input([rewritten], [service]), rejected }).keys.get('stack:rej')).toBe('applied hash differs');
+    expect((await planDrift({ ...input([rewritten], [service]), rejected })).keys.get('stack:rej')).toBe('applied hash differs');
 
     // A refused create: no service, same decision, nothing to do until a change.
     const created = { ...s, coolifyServiceUuid: '', statusMessage: 'Coolify rejected the service: domain already in use: a.example' };
-    expect(planDrift({ ...input([created], []), rejected }).keys.size).toBe(0);
-    expect(planDrift(input([created], [])).keys.get('stack:rej')).toBe('service missing');
+    expect((await planDrift({ ...input([created], []), rejected })).keys.size).toBe(0);
+    expect((await planDrift(input([created], []))).keys.get('stack:rej')).toBe('service missing');
   });
 
-  it('acts on a few new orphans but refuses when more than a fifth would become orphans', () => {
+  it('acts on a few new orphans but refuses when more than a fifth would become orphans', async () => {
     const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
     const services = pairs.map((p) => p.service);
-    const one = planDrift(input(pairs.slice(1).map((p) => p.stack), services));
+    const one = await planDrift(input(pairs.slice(1).map((p) => p.stack), services));
     expect(one.refusal).toBeUndefined();
     expect(one.orphanKeys).toEqual(['stack:a']);
 
-    const two = planDrift(input(pairs.slice(2).map((p) => p.stack), services));
+    const two = await planDrift(input(pairs.slice(2).map((p) => p.stack), services));
     expect(two.refusal?.guard).toBe('orphan-ratio');
     expect(two.orphanKeys).toEqual([]);
     expect(two.newOrphans.sort()).toEqual(['a', 'b']);
   });
 
-  it('does not count orphans already marked as new ones', () => {
+  it('does not count orphans already marked as new ones', async () => {
     const pairs = ['a', 'b', 'c'].map((id) => converged(id));
     for (const p of pairs.slice(0, 2)) {
       p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW - 10).toISOString() });
       p.service.status = 'exited';
     }
-    const plan = planDrift(input([pairs[2]!.stack], pairs.map((p) => p.service)));
+    const plan = await planDrift(input([pairs[2]!.stack], pairs.map((p) => p.service)));
     expect(plan.refusal).toBeUndefined();
     expect(plan.orphans.sort()).toEqual(['a', 'b']);
     // Stopped and not yet due: nothing to do for them now.
     expect(plan.orphanKeys).toEqual([]);
   });
 
-  it('counts orphans marked within the window as new, so marking cannot launder a burst', () => {
+  it('counts orphans marked within the window as new, so marking cannot launder a burst', async () => {
     const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
     for (const p of pairs.slice(0, 2)) {
       p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW - 10_000).toISOString() });
       p.service.status = 'exited';
     }
     const base = input(pairs.slice(2).map((p) => p.stack), pairs.map((p) => p.service));
-    const recent = planDrift({ ...base, orphanWindowMs: 60_000 });
+    const recent = await planDrift({ ...base, orphanWindowMs: 60_000 });
     expect(recent.refusal?.guard).toBe('orphan-ratio');
     expect(recent.newOrphans.sort()).toEqual(['a', 'b']);
     expect(recent.orphanKeys).toEqual([]);
 
     // Once the window has passed they are old orphans and the guard lets their retention run.
-    const later = planDrift({ ...base, orphanWindowMs: 5_000 });
+    const later = await planDrift({ ...base, orphanWindowMs: 5_000 });
     expect(later.refusal).toBeUndefined();
     expect(later.newOrphans).toEqual([]);
   });
 
-  it('judges new orphans against live services only: services already retiring cannot dilute the guard', () => {
+  it('judges new orphans against live services only: services already retiring cannot dilute the guard', async () => {
     // 10 live stacks, and 20 orphans retiring for an hour (stopped, marked before the window).
     const live = Array.from({ length: 10 }, (_, i) => converged(`live${i}`));
     const retiring = Array.from({ length: 20 }, (_, i) => {
@@ -241,45 +258,45 @@ describe('planDrift', () => {
     });
     const services = [...live, ...retiring].map((p) => p.service);
     // A restore loses 3 of the 10 live stacks: 3 of 30 managed services, but 3 of 10 live ones.
-    const plan = planDrift({ ...input(live.slice(3).map((p) => p.stack), services), orphanWindowMs: 60_000 });
+    const plan = await planDrift({ ...input(live.slice(3).map((p) => p.stack), services), orphanWindowMs: 60_000 });
     expect(plan.managedServices).toBe(30);
     expect(plan.liveServices).toBe(10);
     expect(plan.refusal?.guard).toBe('orphan-ratio');
     expect(plan.refusal?.message).toContain('3 of 10 live managed services');
     expect(plan.orphanKeys).toEqual([]);
     // Losing one of the ten stays within a fifth.
-    expect(planDrift({ ...input(live.slice(1).map((p) => p.stack), services), orphanWindowMs: 60_000 }).refusal).toBeUndefined();
+    expect((await planDrift({ ...input(live.slice(1).map((p) => p.stack), services), orphanWindowMs: 60_000 })).refusal).toBeUndefined();
   });
 
-  it('refuses outright when PocketBase returns no stacks while managed services exist', () => {
+  it('refuses outright when PocketBase returns no stacks while managed services exist', async () => {
     const pairs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => converged(id));
     for (const p of pairs) p.service.description = withMarkerTokens(p.service.description, { 'orphaned-at': new Date(NOW).toISOString() });
-    const plan = planDrift(input([], pairs.map((p) => p.service)));
+    const plan = await planDrift(input([], pairs.map((p) => p.service)));
     expect(plan.refusal?.guard).toBe('empty-stacks');
     expect(plan.orphanKeys).toEqual([]);
   });
 });
 
 describe('planDrift: paused stacks and restart requests', () => {
-  it('leaves a paused stack alone whatever Coolify shows; only a status that does not tell the truth is corrected', () => {
+  it('leaves a paused stack alone whatever Coolify shows; only a status that does not tell the truth is corrected', async () => {
     const p = converged('paused', { paused: true, status: 'running', statusMessage: 'paused: cf-reconciler changes nothing in Coolify for this stack; clear paused on the stack to resume' });
     p.service.composeDigest = policy.composeDigest('services:\n  bot:\n    image: debug:1\n');
-    const plan = planDrift(input([p.stack], [p.service]));
+    const plan = await planDrift(input([p.stack], [p.service]));
     expect([...plan.keys]).toEqual([]);
     expect(plan.envTargets).toEqual([]);
     p.service.status = 'exited';
-    expect(planDrift(input([p.stack], [p.service])).keys.get('stack:paused')).toMatch(/paused, status not observed/);
+    expect((await planDrift(input([p.stack], [p.service]))).keys.get('stack:paused')).toMatch(/paused, status not observed/);
   });
 
-  it('sends a stack with a due restart request, or a restarted_at behind the service, to its reconciler', () => {
+  it('sends a stack with a due restart request, or a restarted_at behind the service, to its reconciler', async () => {
     const r = converged('restart', { restartRequestedAt: NOW - 10 });
-    expect(planDrift(input([r.stack], [r.service])).keys.get('stack:restart')).toBe('restart requested');
+    expect((await planDrift(input([r.stack], [r.service]))).keys.get('stack:restart')).toBe('restart requested');
     // Carried out: the service carries the request, the record has it as restarted_at.
     r.service.description = withMarkerTokens(r.service.description, { restarted: new Date(NOW - 10).toISOString() });
     r.stack.restartedAt = NOW - 10;
-    expect(planDrift(input([r.stack], [r.service])).keys.size).toBe(0);
+    expect((await planDrift(input([r.stack], [r.service]))).keys.size).toBe(0);
     // A stale admin save wrote back an empty restarted_at: corrected, and no restart is due.
     r.stack.restartedAt = null;
-    expect(planDrift(input([r.stack], [r.service])).keys.get('stack:restart')).toBe('restarted_at differs from the service');
+    expect((await planDrift(input([r.stack], [r.service]))).keys.get('stack:restart')).toBe('restarted_at differs from the service');
   });
 });
