@@ -149,10 +149,10 @@ async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   if (!plan) return { kind: 'error' as const, message: missingPlanMessage(tenant) };
   const peers = await ctx.peers(stack.id);
   const index = peerIndex(peers);
-  const listed = index.stacksById.get(stack.id);
-  const listedTenant = listed ? index.tenantsById.get(listed.tenantId) : undefined;
+  const listed = index.stack(stack.id);
+  const listedTenant = listed ? index.tenant(listed.tenantId) : undefined;
   // The freshly read records win over the listing (they may be a few ms newer).
-  const tenantOf = (id: string) => (id === tenant.id ? tenant : index.tenantsById.get(id));
+  const tenantOf = (id: string) => (id === tenant.id ? tenant : index.tenant(id));
   // Host ownership over every stack is computed once per listing, not once per reconcile (at
   // 10,000 stacks that is most of a reconcile's CPU), and reused while this stack's and its
   // tenant's host inputs are as listed; a changed stack gets its own computation.
@@ -168,7 +168,7 @@ async function decide(ctx: EngineContext, tenant: Tenant, stack: Stack) {
   };
   const reuse = sameHostInputs(listed && listedTenant ? { tenant: listedTenant, stack: listed } : undefined, { tenant, stack });
   if (reuse) peers.hostOwners ??= hostOwners();
-  const others = (index.stacksByTenant.get(tenant.id) ?? []).filter((s) => s.id !== stack.id);
+  const others = index.stacksOf(tenant.id).filter((s) => s.id !== stack.id);
   return ctx.policy.decide({
     tenant,
     plan,

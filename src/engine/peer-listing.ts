@@ -29,30 +29,34 @@ export interface PeerSnapshot {
   index?: PeerIndex;
 }
 
-/** A listing's records by id and a tenant's stacks (in listing order). */
+/** Lookups over a listing: records by id, and a tenant's stacks. */
 export interface PeerIndex {
-  tenantsById: ReadonlyMap<string, Tenant>;
-  stacksById: ReadonlyMap<string, Stack>;
-  stacksByTenant: ReadonlyMap<string, readonly Stack[]>;
+  tenant(id: string): Tenant | undefined;
+  stack(id: string): Stack | undefined;
+  /** The tenant's stacks, as a new array. */
+  stacksOf(tenantId: string): Stack[];
 }
 
 /**
- * The snapshot's index, built once per listing (O(records)), so a reconcile finds its stack, its
- * tenant and the tenant's other stacks in O(the tenant's stacks) instead of copying and scanning
- * 10,000 records each time.
+ * The snapshot's index. A followed snapshot carries one over the live records; for a timed listing
+ * it is built once per listing (O(records)). Either way a reconcile finds its stack, its tenant and
+ * the tenant's other stacks in O(the tenant's stacks) instead of copying and scanning 10,000
+ * records each time.
  */
 export function peerIndex(snapshot: PeerSnapshot): PeerIndex {
   if (!snapshot.index) {
-    const stacksByTenant = new Map<string, Stack[]>();
+    const byTenant = new Map<string, Stack[]>();
     for (const s of snapshot.stacks) {
-      const list = stacksByTenant.get(s.tenantId);
+      const list = byTenant.get(s.tenantId);
       if (list) list.push(s);
-      else stacksByTenant.set(s.tenantId, [s]);
+      else byTenant.set(s.tenantId, [s]);
     }
+    const tenants = new Map(snapshot.tenants.map((t) => [t.id, t]));
+    const stacks = new Map(snapshot.stacks.map((s) => [s.id, s]));
     snapshot.index = {
-      tenantsById: new Map(snapshot.tenants.map((t) => [t.id, t])),
-      stacksById: new Map(snapshot.stacks.map((s) => [s.id, s])),
-      stacksByTenant,
+      tenant: (id) => tenants.get(id),
+      stack: (id) => stacks.get(id),
+      stacksOf: (tenantId) => [...(byTenant.get(tenantId) ?? [])],
     };
   }
   return snapshot.index;
@@ -88,12 +92,19 @@ export class PeerListing {
   /** Followed records; `live` is false until a listing arrives and after the stream was lost. */
   readonly #tenants = new Map<string, Tenant>();
   readonly #stacks = new Map<string, Stack>();
+  /** The followed stacks by tenant id, then stack id: kept with `#stacks`, entry by entry. */
+  readonly #byTenant = new Map<string, Map<string, Stack>>();
   #live = false;
   /** `collection:id` of records an event created or updated since the last `replace`. */
   readonly #eventOnly = new Set<string>();
   /** `collection:id` → when an event deleted it (epoch ms). */
   readonly #deleted = new Map<string, number>();
-  /** The followed records as arrays, rebuilt on the first `get` after a change. */
+  /**
+   * The followed records as served to reconciles, replaced after each change. Its index reads the
+   * live maps and its arrays are built only when asked for (host ownership of a changed stack):
+   * every reconcile writes its stack's status, and rebuilding 10,000-record arrays and maps for
+   * each of those changes made adoption O(stacks²).
+   */
   #snapshot: PeerSnapshot | undefined;
   /** Host owners of the last snapshot, still valid while no host input changed. */
   #hostOwners: ReadonlyMap<string, string> | undefined;
@@ -133,6 +144,8 @@ export class PeerListing {
     };
     merge('tenants', this.#tenants, listing.tenants);
     merge('stacks', this.#stacks, listing.stacks);
+    this.#byTenant.clear();
+    for (const s of this.#stacks.values()) this.#file(s);
     this.#eventOnly.clear();
     this.#live = true;
     this.#changed(true);
@@ -143,8 +156,12 @@ export class PeerListing {
     const key = `${event.collection}:${event.record.id}`;
     if (event.collection === 'stacks') {
       const before = this.#stacks.get(event.record.id);
+      if (before) this.#byTenant.get(before.tenantId)?.delete(before.id);
       if (event.action === 'delete') this.#stacks.delete(event.record.id);
-      else this.#stacks.set(event.record.id, event.record);
+      else {
+        this.#stacks.set(event.record.id, event.record);
+        this.#file(event.record);
+      }
       this.#changed(event.action === 'delete' || !before || stackHostInputs(before) !== stackHostInputs(event.record));
     } else {
       const before = this.#tenants.get(event.record.id);
@@ -175,9 +192,33 @@ export class PeerListing {
     this.#hostOwners = hostsChanged ? undefined : owners;
   }
 
+  /** Files a followed stack under its tenant (a tenant's map keeps the order stacks were filed in). */
+  #file(stack: Stack): void {
+    const mine = this.#byTenant.get(stack.tenantId);
+    if (mine) mine.set(stack.id, stack);
+    else this.#byTenant.set(stack.tenantId, new Map([[stack.id, stack]]));
+  }
+
   #followed(): PeerSnapshot {
     if (!this.#snapshot) {
-      const snapshot: PeerSnapshot = { tenants: [...this.#tenants.values()], stacks: [...this.#stacks.values()] };
+      let tenants: Tenant[] | undefined;
+      let stacks: Stack[] | undefined;
+      const index: PeerIndex = {
+        tenant: (id) => this.#tenants.get(id),
+        stack: (id) => this.#stacks.get(id),
+        stacksOf: (tenantId) => [...(this.#byTenant.get(tenantId)?.values() ?? [])],
+      };
+      const followed = { tenants: this.#tenants, stacks: this.#stacks };
+      // Read synchronously by the reconcile that got it; a change replaces the snapshot.
+      const snapshot: PeerSnapshot = {
+        get tenants() {
+          return (tenants ??= [...followed.tenants.values()]);
+        },
+        get stacks() {
+          return (stacks ??= [...followed.stacks.values()]);
+        },
+        index,
+      };
       if (this.#hostOwners) snapshot.hostOwners = this.#hostOwners;
       this.#snapshot = snapshot;
     }

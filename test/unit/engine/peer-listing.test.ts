@@ -142,16 +142,40 @@ describe('PeerListing', () => {
     expect(own.pending).toBe(0);
   });
 
+  it('keeps the followed index current through events: creates, updates, moves between tenants, deletions', async () => {
+    const f = fakeStore();
+    const peers = new PeerListing(f.store, clock, 1000);
+    peers.replace({
+      tenants: [{ id: 't1' } as Tenant, { id: 't2' } as Tenant],
+      stacks: [stackFixture({ id: 'a', tenantId: 't1', updated: 10 }), stackFixture({ id: 'b', tenantId: 't1', updated: 10 })],
+    });
+    const ids = async (tenantId: string) => (await peers.get()).index!.stacksOf(tenantId).map((s) => s.id);
+    expect(await ids('t1')).toEqual(['a', 'b']);
+    peers.apply({ collection: 'stacks', action: 'create', record: stackFixture({ id: 'c', tenantId: 't2', updated: 20 }) });
+    peers.apply({ collection: 'stacks', action: 'update', record: stackFixture({ id: 'a', tenantId: 't1', updated: 30, name: 'renamed' }) });
+    peers.apply({ collection: 'stacks', action: 'update', record: stackFixture({ id: 'b', tenantId: 't2', updated: 30 }) });
+    expect(await ids('t1')).toEqual(['a']);
+    expect((await ids('t2')).sort()).toEqual(['b', 'c']);
+    const snapshot = await peers.get();
+    expect(snapshot.index!.stack('a')?.name).toBe('renamed');
+    expect(snapshot.stacks.map((s) => s.id).sort()).toEqual(['a', 'b', 'c']);
+    peers.apply({ collection: 'stacks', action: 'delete', record: stackFixture({ id: 'c', tenantId: 't2', updated: 20 }) });
+    expect(await ids('t2')).toEqual(['b']);
+    expect((await peers.get()).index!.stack('c')).toBeUndefined();
+    // No listing was taken: the feed's listing and events served every get.
+    expect(f.listings()).toBe(0);
+  });
+
   it('indexes a listing once: records by id, and each tenant\'s stacks in listing order', () => {
     const snapshot = {
       tenants: [{ id: 't1' } as Tenant, { id: 't2' } as Tenant],
       stacks: [stackFixture({ id: 'a', tenantId: 't1' }), stackFixture({ id: 'b', tenantId: 't2' }), stackFixture({ id: 'c', tenantId: 't1' })],
     };
     const index = peerIndex(snapshot);
-    expect(index.stacksById.get('b')?.tenantId).toBe('t2');
-    expect(index.tenantsById.has('t1')).toBe(true);
-    expect(index.stacksByTenant.get('t1')?.map((s) => s.id)).toEqual(['a', 'c']);
-    expect(index.stacksByTenant.has('t3')).toBe(false);
+    expect(index.stack('b')?.tenantId).toBe('t2');
+    expect(index.tenant('t1')?.id).toBe('t1');
+    expect(index.stacksOf('t1').map((s) => s.id)).toEqual(['a', 'c']);
+    expect(index.stacksOf('t3')).toEqual([]);
     // Kept on the snapshot: the next reconcile over the same listing builds nothing.
     expect(peerIndex(snapshot)).toBe(index);
   });
